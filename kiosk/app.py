@@ -1,0 +1,191 @@
+"""Assembly: the one place that turns a configuration into concrete parts and hands them to the loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kiosk.camera import FrameGrabber, FrameSource
+from kiosk.clock import Clock, SystemClock
+from kiosk.config import CameraConfig, DecodeConfig, FeedbackConfig, KioskConfig
+from kiosk.credentials import SubjectKeyer
+from kiosk.debounce import Debouncer
+from kiosk.decode import Decoder, DecoderChain
+from kiosk.errors import KioskError
+from kiosk.hardware import ConsoleFeedback, Feedback, FeedbackFanout
+from kiosk.loop import Gate, ScanLoop
+from kiosk.metrics import LoopMetrics
+from kiosk.policy import LogOnlyPolicy
+from kiosk.secrets import load_or_create_secret
+from kiosk.store import EventStore
+
+log = logging.getLogger(__name__)
+
+
+class HardwareError(KioskError, RuntimeError):
+    """A configured output or decoder cannot be used on this machine."""
+
+
+def build_source(spec: str, camera: CameraConfig) -> FrameSource:
+    """The frame source named by `spec`: picamera2, a device, a stream URL, a video file or an image folder."""
+    from kiosk.camera.files import ImageFolderSource, VideoFileSource
+    from kiosk.camera.opencv import OpenCVSource
+    from kiosk.camera.picamera import PicameraSource
+
+    if spec == "picamera2":
+        return PicameraSource(width=camera.width, height=camera.height, fps=camera.fps)
+    if spec.isdigit() or spec.startswith("/dev/") or "://" in spec:
+        return OpenCVSource(spec, width=camera.width, height=camera.height, fps=camera.fps)
+    path = Path(spec)
+    if path.is_dir():
+        return ImageFolderSource(path, fps=camera.fps, loop=camera.loop)
+    return VideoFileSource(path, fps=None, loop=camera.loop)
+
+
+def build_decoder(name: str) -> Decoder:
+    if name == "zxing":
+        from kiosk.decode.zxing import ZxingDecoder
+
+        return ZxingDecoder()
+    if name == "pyzbar":
+        try:
+            from kiosk.decode.zbar import ZbarDecoder
+        except ImportError as exc:
+            raise HardwareError(f"pyzbar cannot load libzbar ({exc}): apt install libzbar0") from exc
+        return ZbarDecoder()
+    from kiosk.decode.opencv import OpenCVDecoder
+
+    return OpenCVDecoder()
+
+
+def build_chain(decode: DecodeConfig) -> DecoderChain:
+    roi = (decode.roi.x, decode.roi.y, decode.roi.width, decode.roi.height) if decode.roi else None
+    return DecoderChain(
+        [build_decoder(n) for n in decode.decoders],
+        roi=roi,
+        downscale=decode.downscale,
+        retry=decode.retry,
+        budget_ms=decode.budget_ms,
+    )
+
+
+def build_pin_factory(name: str) -> Any:
+    """A gpiozero pin factory by name; None lets gpiozero choose ("auto")."""
+    if name == "auto":
+        return None
+    from gpiozero.exc import BadPinFactory
+
+    modules = {
+        "mock": ("gpiozero.pins.mock", "MockFactory"),
+        "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),
+        "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory"),
+        "pigpio": ("gpiozero.pins.pigpio", "PiGPIOFactory"),
+        "native": ("gpiozero.pins.native", "NativeFactory"),
+    }
+    module, cls = modules[name]
+    try:
+        return getattr(__import__(module, fromlist=[cls]), cls)()
+    except (ImportError, BadPinFactory, OSError, RuntimeError) as exc:
+        raise HardwareError(f"GPIO pin factory {name!r} cannot start here: {exc}") from exc
+
+
+def build_feedback(config: FeedbackConfig, *, pin_factory: Any = None) -> Feedback:
+    outputs: list[Feedback] = []
+    if "console" in config.outputs:
+        outputs.append(ConsoleFeedback())
+    if "gpio" in config.outputs:
+        outputs.append(build_gpio(config, pin_factory=pin_factory))
+    return FeedbackFanout(outputs)
+
+
+def build_gpio(config: FeedbackConfig, *, pin_factory: Any = None) -> Feedback:
+    from gpiozero.exc import GPIOZeroError
+
+    from kiosk.hardware.gpio import GpioFeedback, GpioPins
+
+    gpio = config.gpio
+    factory = pin_factory if pin_factory is not None else build_pin_factory(gpio.pin_factory)
+    pins = GpioPins(
+        gpio.green_led,
+        gpio.red_led,
+        gpio.buzzer,
+        gpio.relay,
+        gpio.relay_active_high,
+        gpio.relay_hold_s,
+        gpio.light_s,
+    )
+    try:
+        return GpioFeedback(pins, pin_factory=factory)
+    except GPIOZeroError as exc:
+        hint = 'set feedback.gpio.pin_factory = "mock" to run without GPIO'
+        raise HardwareError(f"GPIO outputs cannot start: {exc}; {hint}") from exc
+
+
+@dataclass
+class Kiosk:
+    """A running kiosk's parts, so the CLI can start, stop and report on them."""
+
+    config: KioskConfig
+    grabber: FrameGrabber
+    loop: ScanLoop
+    store: EventStore
+    feedback: Feedback
+    metrics: LoopMetrics = field(default_factory=LoopMetrics)
+
+    def start(self) -> None:
+        self.grabber.start()
+
+    def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
+        self.loop.run(stop, until_end=until_end)
+
+    def close(self) -> None:
+        """Stop capture, release every output, close the database; each step runs even if one before fails."""
+        try:
+            self.grabber.stop()
+        finally:
+            try:
+                self.feedback.close()
+            finally:
+                self.store.close()
+
+
+def assemble(
+    config: KioskConfig,
+    *,
+    source: FrameSource | None = None,
+    feedback: Feedback | None = None,
+    clock: Clock | None = None,
+    lockstep: bool | None = None,
+) -> Kiosk:
+    """Build a kiosk from `config`; tests and the demo may hand in their own source, feedback or clock."""
+    clock = clock or SystemClock()
+    source = source or build_source(config.camera.source, config.camera)
+    lockstep = (not config.camera.realtime and not source.live) if lockstep is None else lockstep
+    grabber = FrameGrabber(source, lockstep=lockstep, reopen_s=config.camera.reopen_s, clock=clock.monotonic)
+    chain = build_chain(config.decode)
+    keyer = SubjectKeyer(load_or_create_secret(config.secret_path))
+    feedback = feedback or build_feedback(config.feedback)
+    store = EventStore(config.database_path)  # last: nothing after it can fail and leave it open
+    metrics = LoopMetrics()
+    debounce = config.debounce
+    loop = ScanLoop(
+        frames=grabber,
+        chain=chain,
+        debouncer=Debouncer(
+            debounce.cooldown_s,
+            until_absent=debounce.until_absent,
+            absent_s=debounce.absent_s,
+            confirm_frames=debounce.confirm_frames,
+        ),
+        keyer=keyer,
+        policy=LogOnlyPolicy(config.policy.denylist),
+        store=store,
+        feedback=feedback,
+        clock=clock,
+        gate=Gate(config.device.id, config.device.venue, config.device.direction),
+        metrics=metrics,
+    )
+    return Kiosk(config, grabber, loop, store, feedback, metrics)

@@ -1,0 +1,172 @@
+"""The `kiosk` command: a thin click layer over the library. Exit codes: 0 ran, 1 failed, 2 usage or config."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from kiosk import __version__
+from kiosk.config import KioskConfig, load_config, resolve_config_path
+from kiosk.configerrors import ConfigError
+from kiosk.errors import KioskError
+
+log = logging.getLogger("kiosk")
+
+CONFIG_HELP = "Config file (default: $KIOSK_CONFIG, else /etc/kiosk/kiosk.toml)."
+STATE_HELP = "State directory (default: $KIOSK_STATE_DIR, else the config's state_dir)."
+
+
+def main() -> None:
+    cli(prog_name="kiosk")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="kiosk")
+def cli() -> None:
+    """QR gate kiosk: read the code a person shows, decide offline, record the passage, signal the result."""
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def get_config(config_flag: str | None, state_dir: str | None = None, source: str | None = None) -> KioskConfig:
+    """Load the config, apply command-line and environment overrides; exit 2 with every problem if invalid."""
+    path, named = resolve_config_path(config_flag)
+    try:
+        config = load_config(path, required=named)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"config error: {problem}", err=True)
+        sys.exit(2)
+    updates: dict[str, object] = {}
+    state = state_dir or os.environ.get("KIOSK_STATE_DIR")
+    if state:
+        updates["state_dir"] = Path(state)
+    if source:
+        updates["camera"] = config.camera.model_copy(update={"source": source})
+    return config.model_copy(update=updates) if updates else config
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT, so the loop ends cleanly and closes camera, relay and database."""
+    stop = threading.Event()
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@cli.command()
+@click.option("--config", "config_flag", help=CONFIG_HELP)
+@click.option("--source", help="Override camera.source: picamera2, N, /dev/videoN, rtsp://..., a video or folder.")
+@click.option("--state-dir", help=STATE_HELP)
+@click.option("--until-end", is_flag=True, help="Stop when a file source is exhausted (after the last commit).")
+def run(config_flag: str | None, source: str | None, state_dir: str | None, until_end: bool) -> None:
+    """Run the gate: camera, decode, decide, record, signal; until SIGTERM."""
+    from kiosk.app import assemble
+
+    config = get_config(config_flag, state_dir, source)
+    setup_logging(config.log.level)
+    try:
+        kiosk = assemble(config)
+    except KioskError as exc:
+        fail(str(exc))
+    try:
+        with stop_on_signals() as stop:
+            kiosk.start()
+            log.info("running: %s, state in %s", kiosk.grabber.source.name, config.state_dir)
+            kiosk.run(stop, until_end=until_end)
+    except KioskError as exc:
+        fail(str(exc))
+    finally:
+        kiosk.close()
+    log.info("stopped: %s", json.dumps(kiosk.metrics.snapshot()))
+
+
+@cli.command("check-config")
+@click.option("--config", "config_flag", help=CONFIG_HELP)
+def check_config(config_flag: str | None) -> None:
+    """Validate the config file without starting anything (for systemd ExecStartPre)."""
+    path, named = resolve_config_path(config_flag)
+    config = get_config(config_flag)
+    where = str(path) if named or path.exists() else "built-in defaults (no config file)"
+    camera = config.camera
+    click.echo(
+        f"config ok: {where}\n"
+        f"  device {config.device.id} at venue {config.device.venue} ({config.device.direction})\n"
+        f"  camera {camera.source} {camera.width}x{camera.height} @ {camera.fps:g} fps\n"
+        f"  decoders {', '.join(config.decode.decoders)}; policy {config.policy.mode}\n"
+        f"  outputs {', '.join(config.feedback.outputs) or 'none'}; state in {config.state_dir}"
+    )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image or video, one per line.")
+@click.option("--decoders", default="zxing,pyzbar,opencv", show_default=True, help="Decoder chain, in order.")
+def scan(paths: tuple[str, ...], as_json: bool, decoders: str) -> None:
+    """Decode QR codes in images, folders of images and video files."""
+    from kiosk.app import HardwareError, build_chain
+    from kiosk.config import DecodeConfig
+    from kiosk.scan import scan_paths
+
+    try:
+        chain = build_chain(DecodeConfig.model_validate({"decoders": [d.strip() for d in decoders.split(",")]}))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).splitlines()[-1], param_hint="--decoders") from None
+    except HardwareError as exc:
+        fail(str(exc))
+    for result in scan_paths(list(paths), chain):
+        if as_json:
+            click.echo(json.dumps(result.as_json(), ensure_ascii=False))
+        else:
+            texts = "; ".join(repr(c["text"]) for c in result.codes) or result.error or "no code"
+            click.echo(f"{result.file}: {texts} ({result.ms:.1f} ms)")
+
+
+@cli.command()
+@click.option("--config", "config_flag", help=CONFIG_HELP)
+@click.option("--state-dir", help=STATE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(config_flag: str | None, state_dir: str | None, as_json: bool) -> None:
+    """Backlog, recent decisions (no personal data) and clock state."""
+    from kiosk.status import gather_status, render_status
+
+    config = get_config(config_flag, state_dir)
+    try:
+        report = gather_status(config)
+    except KioskError as exc:
+        fail(str(exc))
+    click.echo(json.dumps(report, ensure_ascii=False) if as_json else render_status(report))
+
+
+@cli.command()
+@click.option("--state-dir", help="Keep the demo's database here (default: a temporary directory).")
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(0.1, 20), help="Replay speed.")
+def demo(state_dir: str | None, speed: float) -> None:
+    """Run the whole loop on bundled media with mock GPIO, and print a summary."""
+    from kiosk.demo.runner import run_demo
+
+    setup_logging("WARNING")
+    sys.exit(run_demo(Path(state_dir) if state_dir else None, speed=speed))
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"kiosk: {message}", err=True)
+    sys.exit(1)

@@ -1,0 +1,194 @@
+"""Configuration: one TOML file, validated by pydantic models that forbid unknown keys.
+
+Every field has a default, bounds and a description; `config/kiosk.example.toml` documents them all. A bad file
+is reported as one `ConfigProblem` per mistake, each with its key path and, where it can be found, its line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kiosk.configerrors import ConfigError, ConfigProblem, problems_from_validation
+
+DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
+DEFAULT_STATE_DIR = Path("/var/lib/kiosk")
+
+Pin = Annotated[str, Field(pattern=r"^(GPIO|BCM|BOARD)?\d{1,2}$", description="GPIO pin, e.g. GPIO17")]
+SubjectKey = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="subject key: 32 lower-case hex")]
+DecoderName = Literal["zxing", "pyzbar", "opencv"]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeviceConfig(Section):
+    id: str = Field("unenrolled", pattern=r"^[A-Za-z0-9._-]{1,64}$", description="Device id (set by enrolment).")
+    venue: str = Field("UNASSIGNED", pattern=r"^[A-Za-z0-9._-]{1,64}$", description="Venue code of this gate.")
+    direction: Literal["in", "out"] = Field("in", description="Direction of passage this gate records.")
+
+
+class CameraConfig(Section):
+    source: str = Field(
+        "picamera2",
+        min_length=1,
+        description="picamera2, a device index or /dev/videoN, an rtsp:// URL, a video file or an image folder.",
+    )
+    width: int = Field(640, ge=160, le=3840, description="Frame width in pixels (picamera2: the lores stream).")
+    height: int = Field(480, ge=120, le=2160, description="Frame height in pixels.")
+    fps: float = Field(15.0, gt=0, le=120, description="Frames per second asked of the camera, or replayed.")
+    loop: bool = Field(False, description="Replay sources: start again at the end.")
+    realtime: bool = Field(
+        True,
+        description="Replay sources: pace at fps and drop frames the loop cannot take (as a camera does).",
+    )
+    reopen_s: float = Field(2.0, ge=0.1, le=60, description="Wait before reopening a camera that failed.")
+
+
+class RegionOfInterest(Section):
+    x: float = Field(0.0, ge=0, lt=1, description="Left edge, as a fraction of the frame width.")
+    y: float = Field(0.0, ge=0, lt=1, description="Top edge, as a fraction of the frame height.")
+    width: float = Field(1.0, gt=0, le=1, description="Width, as a fraction of the frame width.")
+    height: float = Field(1.0, gt=0, le=1, description="Height, as a fraction of the frame height.")
+
+    @model_validator(mode="after")
+    def _inside_frame(self) -> RegionOfInterest:
+        if self.x + self.width > 1 or self.y + self.height > 1:
+            raise ValueError("region reaches outside the frame: x + width and y + height must be <= 1")
+        return self
+
+
+class DecodeConfig(Section):
+    decoders: list[DecoderName] = Field(
+        ["zxing", "pyzbar"], min_length=1, description="Decoder chain; the first runs on every frame."
+    )
+    roi: RegionOfInterest | None = Field(None, description="Only decode this part of the frame.")
+    downscale: float = Field(1.0, ge=0.1, le=1, description="Shrink frames by this factor before decoding.")
+    retry: bool = Field(True, description="Second attempt when a code is likely present but was not read.")
+    budget_ms: float = Field(15.0, ge=0, le=500, description="Time allowed for second attempts per frame.")
+
+    @field_validator("decoders")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a decoder is listed twice")
+        return value
+
+
+class DebounceConfig(Section):
+    cooldown_s: float = Field(3.0, ge=0, le=3600, description="Ignore the same code for this long after acting.")
+    until_absent: bool = Field(False, description="Also wait until the code has left the view before acting again.")
+    absent_s: float = Field(1.0, gt=0, le=60, description="Unseen this long counts as having left the view.")
+    confirm_frames: int = Field(1, ge=1, le=30, description="Consecutive frames a code must be seen in.")
+
+
+class PolicyConfig(Section):
+    mode: Literal["log-only"] = Field("log-only", description="log-only: record and acknowledge every code.")
+    denylist: list[SubjectKey] = Field([], description="Subject keys that are always refused.")
+
+
+class IdentityConfig(Section):
+    secret_file: Path | None = Field(
+        None, description="HMAC secret for subject keys (default: <state_dir>/subject-key.secret)."
+    )
+
+
+class GpioConfig(Section):
+    pin_factory: Literal["auto", "lgpio", "rpigpio", "pigpio", "native", "mock"] = Field(
+        "auto", description="gpiozero pin factory; lgpio on a Pi 5, mock for tests and the demo."
+    )
+    green_led: Pin | None = Field("GPIO22", description='Green LED pin (ACCEPT); "" if not fitted.')
+    red_led: Pin | None = Field("GPIO27", description="Red LED pin (DENY, REVIEW, fault).")
+    buzzer: Pin | None = Field("GPIO18", description="Active buzzer pin.")
+    relay: Pin | None = Field("GPIO17", description="Gate relay pin.")
+    relay_active_high: bool = Field(True, description="Relay board switches on a high level.")
+    relay_hold_s: float = Field(3.0, ge=1, le=10, description="How long the gate relay stays energised.")
+    light_s: float = Field(1.5, ge=0.2, le=10, description="How long a result light stays on.")
+
+    @field_validator("green_led", "red_led", "buzzer", "relay", mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _pins_distinct(self) -> GpioConfig:
+        pins = [p.removeprefix("GPIO").removeprefix("BCM") for p in self._assigned().values()]
+        if len(set(pins)) != len(pins):
+            raise ValueError(f"a pin is used twice: {self._assigned()}")
+        return self
+
+    def _assigned(self) -> dict[str, str]:
+        names = ("green_led", "red_led", "buzzer", "relay")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+
+class FeedbackConfig(Section):
+    outputs: list[Literal["console", "gpio"]] = Field(["console"], description="Where results are signalled.")
+    gpio: GpioConfig = Field(default_factory=GpioConfig, description="GPIO outputs.")
+
+
+class StoreConfig(Section):
+    file: str = Field("events.db", pattern=r"^[^/]+$", description="Database file name inside state_dir.")
+
+
+class LogConfig(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+
+class KioskConfig(Section):
+    state_dir: Path = Field(DEFAULT_STATE_DIR, description="Where the database and keys live.")
+    device: DeviceConfig = Field(default_factory=DeviceConfig)
+    camera: CameraConfig = Field(default_factory=CameraConfig)
+    decode: DecodeConfig = Field(default_factory=DecodeConfig)
+    debounce: DebounceConfig = Field(default_factory=DebounceConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+
+    @property
+    def database_path(self) -> Path:
+        return self.state_dir / self.store.file
+
+    @property
+    def secret_path(self) -> Path:
+        return self.identity.secret_file or self.state_dir / "subject-key.secret"
+
+
+def resolve_config_path(flag: str | None) -> tuple[Path, bool]:
+    """The config path to use and whether the user named it (flag, then KIOSK_CONFIG, then the default)."""
+    named = flag or os.environ.get("KIOSK_CONFIG")
+    return (Path(named), True) if named else (DEFAULT_CONFIG_PATH, False)
+
+
+def load_config(path: Path, *, required: bool = True) -> KioskConfig:
+    """Read and validate `path`; a missing file gives the defaults unless `required`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError([ConfigProblem(str(path), None, "", "file not found")]) from None
+        return KioskConfig()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from None
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, *, source: str = "<config>") -> KioskConfig:
+    """Validate TOML text; raise `ConfigError` listing every problem."""
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([ConfigProblem(source, None, "", f"not valid TOML: {exc}")]) from None
+    try:
+        return KioskConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc, text, source, KioskConfig)) from None

@@ -1,0 +1,166 @@
+"""The decoder chain: the primary decoder on every frame, cheap second attempts only when they may pay off.
+
+On most frames nobody is holding up a code, and the primary (zxing-cpp) says so in well under a millisecond.
+When it finds nothing but a code is likely present (it saw a symbol it could not read, or the caller knows a
+code was in view a moment ago), the chain tries a few transformations of the region and the fallback decoders,
+stopping as soon as one reads or the per-frame budget is spent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import cv2
+
+from kiosk.camera.base import Grey
+from kiosk.decode.base import Box, Code, Decoder, Reading
+from kiosk.decode.zxing import ZxingDecoder
+
+_MARGIN = 0.15  # grow a hinted box by this fraction on each side: zxing's corners sit on the finder patterns
+_UPSCALE_BELOW = 400  # upscale crops smaller than this (pixels, longer side)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainResult:
+    """The codes of one frame, in frame coordinates, and whether a symbol was seen at all."""
+
+    codes: list[Code]
+    seen: bool  # a code was read or a symbol was detected: a hint for the next frame
+    attempts: int  # decoder passes made (1 when the primary was enough)
+
+
+class DecoderChain:
+    """Primary decoder, then second attempts within `budget_ms`; region of interest and downscale first."""
+
+    def __init__(
+        self,
+        decoders: Sequence[Decoder],
+        *,
+        roi: tuple[float, float, float, float] | None = None,
+        downscale: float = 1.0,
+        retry: bool = True,
+        budget_ms: float = 15.0,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        if not decoders:
+            raise ValueError("a decoder chain needs at least one decoder")
+        self.primary = decoders[0]
+        self.fallbacks = list(decoders[1:])
+        self.roi = roi
+        self.downscale = downscale
+        self.retry = retry
+        self.budget_s = budget_ms / 1000
+        self._timer = timer
+        self._enhancer = ZxingDecoder(binarizer="global-histogram", hints=False, name="zxing")
+
+    @property
+    def names(self) -> list[str]:
+        return [self.primary.name, *(d.name for d in self.fallbacks)]
+
+    def decode(self, frame: Grey, *, likely: bool = False, thorough: bool = False) -> ChainResult:
+        """Read `frame`. `likely`: a code was in view recently. `thorough`: no budget (still images)."""
+        image, dx, dy, scale = self._prepare(frame)
+        first = self.primary.read(image)
+        if first.codes:
+            return ChainResult(_unique(c.moved(dx, dy, scale) for c in first.codes), True, 1)
+        if not self.retry or not (first.hints or likely or thorough):
+            return ChainResult([], bool(first.hints), 1)
+        deadline = None if thorough else self._timer() + self.budget_s
+        codes, attempts = self._second_attempts(image, first, deadline)
+        return ChainResult(_unique(c.moved(dx, dy, scale) for c in codes), True, 1 + attempts)
+
+    def _prepare(self, frame: Grey) -> tuple[Grey, int, int, float]:
+        image, dx, dy = frame, 0, 0
+        if self.roi is not None:
+            height, width = frame.shape[:2]
+            x, y, w, h = self.roi
+            dx, dy = int(x * width), int(y * height)
+            image = frame[dy : dy + max(1, int(h * height)), dx : dx + max(1, int(w * width))]
+        if self.downscale < 1.0:
+            scaled = cv2.resize(image, None, fx=self.downscale, fy=self.downscale, interpolation=cv2.INTER_AREA)
+            image = cast(Grey, scaled)
+        return image, dx, dy, self.downscale
+
+    def _second_attempts(self, image: Grey, first: Reading, deadline: float | None) -> tuple[list[Code], int]:
+        attempts = 0
+        for region, (ox, oy) in _regions(image, first.hints):
+            for decoder, variant, scale in self._variants(region):
+                if deadline is not None and self._timer() > deadline:
+                    return [], attempts
+                attempts += 1
+                found = decoder.read(variant(region)).codes
+                if found:
+                    return [c.moved(ox, oy, scale) for c in found], attempts
+        return [], attempts
+
+    def _variants(self, region: Grey) -> Iterator[tuple[Decoder, Callable[[Grey], Grey], float]]:
+        """(decoder, transformation, scale of the transformation), cheapest and likeliest first."""
+        small = max(region.shape[:2]) < _UPSCALE_BELOW
+        if small:
+            yield self._enhancer, _upscale, 2.0
+        yield self.primary, _median, 1.0
+        if not small:
+            yield self._enhancer, _identity, 1.0
+        for fallback in self.fallbacks:
+            yield fallback, _identity, 1.0
+            if small:
+                yield fallback, _upscale, 2.0
+
+
+def _regions(image: Grey, hints: list[Box]) -> Iterator[tuple[Grey, tuple[int, int]]]:
+    """Crops around each hinted symbol (with a margin), or the whole image when there is no hint."""
+    if not hints:
+        yield image, (0, 0)
+        return
+    height, width = image.shape[:2]
+    for x0, y0, x1, y1 in _merged(hints):
+        mx, my = int((x1 - x0) * _MARGIN) + 4, int((y1 - y0) * _MARGIN) + 4
+        bx0, by0 = max(0, x0 - mx), max(0, y0 - my)
+        bx1, by1 = min(width, x1 + mx), min(height, y1 + my)
+        yield image[by0:by1, bx0:bx1], (bx0, by0)
+
+
+def _merged(boxes: list[Box]) -> list[Box]:
+    """Overlapping boxes joined (zxing reports one unreadable symbol once per rotation or scale it tried)."""
+    merged: list[Box] = []
+    for box in sorted(boxes):
+        if merged and _overlap(merged[-1], box):
+            last = merged[-1]
+            merged[-1] = (
+                min(last[0], box[0]),
+                min(last[1], box[1]),
+                max(last[2], box[2]),
+                max(last[3], box[3]),
+            )
+        else:
+            merged.append(box)
+    return merged
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _identity(image: Grey) -> Grey:
+    return image
+
+
+def _upscale(image: Grey) -> Grey:
+    return cast(Grey, cv2.resize(image, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC))
+
+
+def _median(image: Grey) -> Grey:
+    return cast(Grey, cv2.medianBlur(image, 3))  # removes phone-screen moire and sensor speckle
+
+
+def _unique(codes: Iterator[Code]) -> list[Code]:
+    seen: set[bytes] = set()
+    out = []
+    for code in codes:
+        if code.payload not in seen:
+            seen.add(code.payload)
+            out.append(code)
+    return out

@@ -1,0 +1,166 @@
+"""The frame loop: frame -> codes -> new passages -> credential -> decision -> committed event -> feedback.
+
+It is handed every seam and builds nothing itself. The order inside `_handle` is the kiosk's central promise:
+the event is committed to the store before feedback is called, so an opened gate always has a record; if the
+commit fails, the gate stays shut and the fault is signalled instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from kiosk.camera.base import Frame
+from kiosk.clock import Clock
+from kiosk.credentials import Credential, Kind, SubjectKeyer, read_credential
+from kiosk.debounce import Debouncer, payload_digest
+from kiosk.decode import Code, DecoderChain
+from kiosk.errors import StoreError
+from kiosk.events import Event
+from kiosk.hardware.feedback import Feedback
+from kiosk.ids import uuid7
+from kiosk.metrics import LoopMetrics
+from kiosk.policy import Policy
+
+log = logging.getLogger(__name__)
+
+_LIKELY_S = 1.0  # a code seen this recently makes second decode attempts worth their time
+
+
+class FrameFeed(Protocol):
+    def next(self, timeout: float) -> Frame | None: ...
+
+    @property
+    def exhausted(self) -> bool: ...
+
+
+class EventSink(Protocol):
+    def record(self, event: Event) -> Event: ...
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Where the passages happen: stamped on every event."""
+
+    device_id: str
+    venue: str
+    direction: str
+
+
+class ScanLoop:
+    """Runs frames through the pipeline until stopped (or a replay ends)."""
+
+    def __init__(
+        self,
+        *,
+        frames: FrameFeed,
+        chain: DecoderChain,
+        debouncer: Debouncer,
+        keyer: SubjectKeyer,
+        policy: Policy,
+        store: EventSink,
+        feedback: Feedback,
+        clock: Clock,
+        gate: Gate,
+        metrics: LoopMetrics | None = None,
+    ) -> None:
+        self.frames = frames
+        self.chain = chain
+        self.debouncer = debouncer
+        self.keyer = keyer
+        self.policy = policy
+        self.store = store
+        self.feedback = feedback
+        self.clock = clock
+        self.gate = gate
+        self.metrics = metrics or LoopMetrics()
+        self._last_seen = float("-inf")
+
+    def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
+        """Process frames until `stop` is set, or (with `until_end`) the replay is exhausted."""
+        while not stop.is_set():
+            frame = self.frames.next(timeout=0.2)
+            if frame is None:
+                if until_end and self.frames.exhausted:
+                    return
+                continue
+            try:
+                self.process(frame)
+            except Exception:  # one bad frame must not stop the gate; the traceback holds no QR text
+                self.metrics.handler_errors += 1
+                log.exception("frame %d failed", frame.index)
+
+    def process(self, frame: Frame) -> list[Event]:
+        """One frame through the pipeline; returns the events committed for it."""
+        started = time.perf_counter()
+        result = self.chain.decode(frame.image, likely=frame.captured - self._last_seen < _LIKELY_S)
+        self.metrics.frame((time.perf_counter() - started) * 1000, len(result.codes))
+        if result.seen:
+            self._last_seen = frame.captured
+        if not result.codes and not self.debouncer.tracking:
+            return []
+        by_digest = {payload_digest(code.payload): code for code in result.codes}
+        events = []
+        for digest in self.debouncer.feed(self.clock.monotonic(), by_digest):
+            event = self._handle(by_digest[digest], frame)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _handle(self, code: Code, frame: Frame) -> Event | None:
+        credential = self._read(code)
+        subject_key = self.keyer.key(credential.identity) if credential.identity else None
+        decision = self.policy.decide(credential, subject_key)
+        event = self._event(credential, subject_key, decision.outcome, decision.reason, code.decoder, frame)
+        try:
+            stored = self.store.record(event)
+        except StoreError as exc:
+            self.metrics.store_errors += 1
+            log.error("decision not recorded, gate kept shut: %s", exc)
+            self.feedback.fault("store")
+            return None
+        self.feedback.signal(stored)
+        self.metrics.decision(stored.decision, (self.clock.monotonic() - frame.captured) * 1000)
+        return stored
+
+    def _read(self, code: Code) -> Credential:
+        if code.binary:
+            return Credential(Kind.UNKNOWN)
+        try:
+            return read_credential(code.text)
+        except Exception as exc:  # a parser bug must not crash the gate; log the type only, never the text
+            self.metrics.handler_errors += 1
+            log.error("credential parser failed with %s", type(exc).__name__)
+            return Credential(Kind.UNKNOWN, problem="parser-error")
+
+    def _event(
+        self,
+        credential: Credential,
+        subject_key: str | None,
+        outcome: str,
+        reason: str,
+        decoder: str,
+        frame: Frame,
+    ) -> Event:
+        wall = self.clock.wall()
+        mono = self.clock.monotonic()
+        return Event(
+            event_id=str(uuid7(int(wall * 1000))),
+            boot_id=self.clock.boot_id,
+            seq=0,
+            wall_time=wall,
+            mono_time=mono,
+            clock_synced=self.clock.synchronised(),
+            device_id=self.gate.device_id,
+            venue=self.gate.venue,
+            direction=self.gate.direction,
+            kind=credential.kind.value,
+            subject_key=subject_key,
+            decision=outcome,
+            reason=reason,
+            decoder=decoder,
+            latency_ms=round((mono - frame.captured) * 1000, 3),
+        )

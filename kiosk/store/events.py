@@ -1,0 +1,124 @@
+"""EventStore: one SQLite file in WAL mode with synchronous=FULL, so a committed decision survives a power cut.
+
+`record` returns only once the event is durable on disk; the loop opens the gate after it returns, never before.
+One connection per thread: the loop has its own, the uploader opens another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from kiosk.errors import StoreError
+from kiosk.events import Event
+from kiosk.store.schema import migrations
+
+_COLUMNS = [f.name for f in dataclasses.fields(Event)]
+# The column names come from the Event dataclass, never from input.
+_INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)})"  # noqa: S608
+_NEXT_SEQ = """
+    INSERT INTO boot_sequence (boot_id, last_seq) VALUES (?, 1)
+    ON CONFLICT (boot_id) DO UPDATE SET last_seq = last_seq + 1
+    RETURNING last_seq
+"""
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    """What `kiosk status` shows: counts and recent decisions, without personal data."""
+
+    events: int
+    unsent: int
+    oldest_unsent: float | None  # wall time of the oldest event not yet acknowledged by the server
+    recent: list[dict[str, Any]]
+
+
+class EventStore:
+    """The kiosk's durable buffer of events."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = path
+        try:
+            self._db = Database(_connect(path, read_only), execute_plugins=False, recursive_triggers=False)
+            if not read_only:
+                migrations.apply(self._db)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the event database: {exc}") from exc
+
+    def record(self, event: Event) -> Event:
+        """Commit `event` durably, giving it the next sequence number of its boot; returns it as stored."""
+        try:
+            with self._db.atomic():
+                (seq,) = self._db.execute(_NEXT_SEQ, [event.boot_id]).fetchone()
+                stored = dataclasses.replace(event, seq=seq)
+                self._db.execute(_INSERT, stored.as_row())
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: event not recorded: {_explain(exc)}") from exc
+        return stored
+
+    def status(self, recent: int = 10) -> StoreStatus:
+        """Counts and the last `recent` decisions (time, kind, outcome, reason; no subject keys)."""
+        try:
+            events, unsent, oldest = self._db.execute(
+                "SELECT COUNT(*), COUNT(*) - COUNT(sent_at), MIN(CASE WHEN sent_at IS NULL THEN wall_time END)"
+                " FROM events"
+            ).fetchone()
+            rows = self._db.query(
+                "SELECT seq, wall_time, clock_synced, direction, kind, decision, reason, latency_ms"
+                " FROM events ORDER BY rowid DESC LIMIT ?",
+                [recent],
+            )
+            return StoreStatus(events, unsent, oldest, list(rows))
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot read status: {_explain(exc)}") from exc
+
+    def unsent(self, limit: int = 500) -> list[Event]:
+        """The oldest events not yet acknowledged by the server, in device order."""
+        rows = self._db.query(
+            f"SELECT {', '.join(_COLUMNS)} FROM events WHERE sent_at IS NULL ORDER BY rowid LIMIT ?",  # noqa: S608 (fixed columns)
+            [limit],
+        )
+        return [Event(**{**row, "clock_synced": bool(row["clock_synced"])}) for row in rows]
+
+    def mark_sent(self, event_ids: Iterable[str], at: float) -> int:
+        """Mark events the server has acknowledged; returns how many were newly marked."""
+        ids = list(event_ids)
+        with self._db.atomic():
+            cursor = self._db.conn.executemany(
+                "UPDATE events SET sent_at = ? WHERE event_id = ? AND sent_at IS NULL", [(at, i) for i in ids]
+            )
+        return cursor.rowcount
+
+    def integrity_ok(self) -> bool:
+        """PRAGMA integrity_check says ok."""
+        return [tuple(r) for r in self._db.execute("PRAGMA integrity_check").fetchall()] == [("ok",)]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
+    if read_only:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=5)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NOTE: in WAL mode, synchronous=FULL syncs the WAL on every commit, so a commit that returned survives
+    # a power cut; NORMAL would only protect the file's consistency, not the last transactions.
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+def _explain(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "full" in text:
+        return f"{text} (free space on the state directory's filesystem)"
+    if "readonly" in text or "read-only" in text:
+        return f"{text} (the state directory must be writable by the kiosk user)"
+    return text

@@ -1,0 +1,39 @@
+"""Schema migrations of the kiosk database, applied in order at open (sqlite-utils Migrations)."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("kiosk")
+
+
+@migrations()
+def m001_events(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE events (
+            event_id     TEXT PRIMARY KEY,
+            boot_id      TEXT NOT NULL,
+            seq          INTEGER NOT NULL CHECK (seq > 0),
+            wall_time    REAL NOT NULL,
+            mono_time    REAL NOT NULL,
+            clock_synced INTEGER NOT NULL CHECK (clock_synced IN (0, 1)),
+            device_id    TEXT NOT NULL,
+            venue        TEXT NOT NULL,
+            direction    TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            kind         TEXT NOT NULL,
+            subject_key  TEXT,
+            decision     TEXT NOT NULL CHECK (decision IN ('ACCEPT', 'DENY', 'REVIEW')),
+            reason       TEXT NOT NULL,
+            decoder      TEXT NOT NULL,
+            latency_ms   REAL NOT NULL,
+            sent_at      REAL,
+            UNIQUE (boot_id, seq)
+        )
+        """
+    )
+    # The uploader reads unsent events in device order; a partial index stays small once most are sent.
+    db.execute("CREATE INDEX events_unsent ON events (boot_id, seq) WHERE sent_at IS NULL")
+    # The last sequence number per boot, kept apart from events so that purging sent events never reuses one.
+    db.execute("CREATE TABLE boot_sequence (boot_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL)")

@@ -1,0 +1,69 @@
+"""Shared fixtures: real QR images made with segno, real gpiozero mock pins, SQLite in a temp dir."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import segno
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+DATA = Path(__file__).parent / "data"
+QR_SAMPLES = DATA / "qr"
+
+
+def qr_image(payload: str | bytes, *, scale: int = 6, border: int = 4, error: str = "m") -> np.ndarray:
+    """A clean grey QR image of `payload` (UTF-8 byte mode for text, as Vietnamese ID cards write it)."""
+    if isinstance(payload, bytes):
+        qr = segno.make_qr(payload, error=error, mode="byte")
+    else:
+        qr = segno.make_qr(payload, error=error, encoding="utf-8" if not payload.isascii() else None)
+    modules = np.array(qr.matrix, dtype=np.uint8)
+    image = np.pad((1 - modules) * 255, border, constant_values=255).astype(np.uint8)
+    return np.kron(image, np.ones((scale, scale), dtype=np.uint8))
+
+
+def on_canvas(code: np.ndarray, *, size: tuple[int, int] = (480, 640), at: tuple[int, int] = (60, 80)) -> np.ndarray:
+    """`code` placed on a mid-grey camera-sized frame (height, width)."""
+    frame = np.full(size, 128, dtype=np.uint8)
+    y, x = at
+    frame[y : y + code.shape[0], x : x + code.shape[1]] = code
+    return frame
+
+
+def degrade(image: np.ndarray, *, blur: int = 3, noise: float = 6.0, tilt: float = 0.08, seed: int = 0) -> np.ndarray:
+    """A camera's view of `image`: perspective tilt, defocus blur and sensor noise."""
+    rng = np.random.default_rng(seed)
+    h, w = image.shape
+    d = tilt * w
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = np.float32([[d, d / 2], [w - d / 3, 0], [w, h - d / 2], [d / 2, h]])
+    warped = cv2.warpPerspective(image, cv2.getPerspectiveTransform(src, dst), (w, h), borderValue=255)
+    if blur:
+        warped = cv2.GaussianBlur(warped, (0, 0), blur / 3)
+    noisy = warped.astype(np.float32) + rng.normal(0, noise, warped.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def write_images(folder: Path, frames: list[np.ndarray]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), frame)
+    return folder
+
+
+@pytest.fixture
+def mock_factory() -> Iterator[MockFactory]:
+    """gpiozero's MockFactory with PWM-capable pins, reset afterwards (it keeps pin state at class level)."""
+    factory = MockFactory(pin_class=MockPWMPin)
+    try:
+        yield factory
+    finally:
+        factory.reset()
+
+
+CCCD_AN = "001090012345|123456789|Nguyễn Văn An|01021990|Nam|Số 12 Phố Huế, Phường Hàng Bài, Hà Nội|15082021"
+PCCOVID_AN = "001090012345|NGUYEN VAN AN|1990-02-01|1|Q0123456789ABCDE|<1<0912345678<"

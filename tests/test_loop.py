@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import CCCD_AN, PCCOVID_AN, degrade, on_canvas, qr_image, write_images
+
+from kiosk.app import assemble
+from kiosk.camera.files import ImageFolderSource
+from kiosk.clock import FakeClock
+from kiosk.config import KioskConfig
+from kiosk.credentials import Identity, SubjectKeyer
+from kiosk.errors import StoreError
+from kiosk.events import Event
+from kiosk.hardware.gpio import GpioFeedback, GpioPins
+from kiosk.secrets import load_or_create_secret
+from kiosk.store import EventStore
+
+OTHER = "079203012345||Trần Thị Bích Ngọc|15062003|Nữ|12 Lê Lợi, Bến Thành, TP. Hồ Chí Minh|10082021"
+BLANK = np.full((480, 640), 130, dtype=np.uint8)
+
+
+def scene(*payloads: str | bytes | None, hold: int = 4) -> list[np.ndarray]:
+    """Frames of people presenting codes in turn (None: nobody), each for `hold` frames, camera-degraded."""
+    frames = []
+    for n, payload in enumerate(payloads):
+        view = BLANK if payload is None else on_canvas(qr_image(payload, scale=4), at=(80, 120))
+        frames += [degrade(view, blur=2, noise=4, tilt=0.05, seed=n * 10 + i) for i in range(hold)]
+        frames += [BLANK] * 2
+    return frames
+
+
+def config_for(tmp_path: Path, **decode: object) -> KioskConfig:
+    return KioskConfig.model_validate(
+        {
+            "state_dir": str(tmp_path / "state"),
+            "device": {"id": "gate-7", "venue": "BV-DAKNONG", "direction": "in"},
+            "camera": {"realtime": False},
+            "decode": {"decoders": ["zxing", "pyzbar"], **decode},
+        }
+    )
+
+
+def run_until_end(kiosk) -> None:
+    kiosk.start()
+    try:
+        kiosk.run(threading.Event(), until_end=True)
+    finally:
+        kiosk.close()
+
+
+class Recorder:
+    """A feedback that checks, at each signal, that the event is already committed to the store."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.signalled: list[Event] = []
+        self.faults: list[str] = []
+        self.committed_first: list[bool] = []
+
+    def signal(self, event: Event) -> None:
+        reader = EventStore(self.db, read_only=True)
+        committed = {e.event_id for e in reader.unsent(10_000)}
+        reader.close()
+        self.committed_first.append(event.event_id in committed)
+        self.signalled.append(event)
+
+    def fault(self, reason: str) -> None:
+        self.faults.append(reason)
+
+    def close(self) -> None:
+        pass
+
+
+def test_each_person_is_one_committed_event_signalled_after_the_commit(tmp_path: Path):
+    config = config_for(tmp_path)
+    frames = scene(CCCD_AN, None, OTHER, "https://example.vn/menu", PCCOVID_AN)
+    recorder = Recorder(config.database_path)
+    kiosk = assemble(
+        config, source=ImageFolderSource(write_images(tmp_path / "f", frames), fps=None), feedback=recorder
+    )
+    run_until_end(kiosk)
+    kinds = [e.kind for e in recorder.signalled]
+    # The PC-Covid code is the same person as the CCCD card, but a different code: a separate passage.
+    assert kinds == ["cccd", "cccd", "unknown", "pc-covid"]
+    assert recorder.committed_first == [True] * 4
+    assert [e.seq for e in recorder.signalled] == [1, 2, 3, 4]
+    events = recorder.signalled
+    assert events[0].subject_key == events[3].subject_key != events[1].subject_key
+    assert events[2].subject_key is None
+    assert {(e.device_id, e.venue, e.direction, e.decision, e.reason) for e in events} == {
+        ("gate-7", "BV-DAKNONG", "in", "ACCEPT", "logged")
+    }
+    assert kiosk.metrics.frames == len(frames) and kiosk.grabber.stats.dropped == 0
+
+
+def test_denylisted_person_is_refused_and_the_relay_never_moves(tmp_path: Path, mock_factory):
+    secret = load_or_create_secret(tmp_path / "state" / "subject-key.secret")
+    denied = SubjectKeyer(secret).key(Identity("VN-ID", "079203012345"))
+    config = config_for(tmp_path).model_copy(
+        update={"policy": KioskConfig().policy.model_copy(update={"denylist": [denied]})}
+    )
+    pins = GpioPins("GPIO22", "GPIO27", "GPIO18", "GPIO17", relay_hold_s=1.0, light_s=0.2)
+    gpio = GpioFeedback(pins, pin_factory=mock_factory)
+    source = ImageFolderSource(write_images(tmp_path / "f", scene(OTHER)), fps=None)
+    kiosk = assemble(config, source=source, feedback=gpio)
+    run_until_end(kiosk)
+    assert [int(s.state) for s in mock_factory.pin(17).states] == [0]  # gate never opened
+    assert 1 in [int(s.state) for s in mock_factory.pin(27).states]  # red light shown
+    store = EventStore(config.database_path, read_only=True)
+    assert [(r["decision"], r["reason"]) for r in store.status().recent] == [("DENY", "denylisted")]
+    store.close()
+
+
+def test_accepted_person_opens_the_gate_after_the_commit(tmp_path: Path, mock_factory):
+    config = config_for(tmp_path)
+    pins = GpioPins("GPIO22", "GPIO27", "GPIO18", "GPIO17", relay_hold_s=1.0, light_s=0.2)
+    source = ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN)), fps=None)
+    kiosk = assemble(config, source=source, feedback=GpioFeedback(pins, pin_factory=mock_factory))
+    kiosk.start()
+    kiosk.run(threading.Event(), until_end=True)
+    assert [int(s.state) for s in mock_factory.pin(17).states] == [0, 1]  # energised, holding
+    kiosk.close()
+    assert [int(s.state) for s in mock_factory.pin(17).states] == [0, 1, 0]  # released on close
+
+
+class BrokenStore:
+    def record(self, event: Event) -> Event:
+        raise StoreError("events.db: event not recorded: database or disk is full")
+
+
+def test_when_the_commit_fails_the_gate_stays_shut_and_a_fault_is_shown(tmp_path: Path, mock_factory):
+    config = config_for(tmp_path)
+    pins = GpioPins("GPIO22", "GPIO27", "GPIO18", "GPIO17", relay_hold_s=1.0, light_s=0.2)
+    gpio = GpioFeedback(pins, pin_factory=mock_factory)
+    source = ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN)), fps=None)
+    kiosk = assemble(config, source=source, feedback=gpio)
+    kiosk.loop.store = BrokenStore()
+    run_until_end(kiosk)
+    assert 1 not in [int(s.state) for s in mock_factory.pin(17).states]
+    assert kiosk.metrics.store_errors == 1 and 1 in [int(s.state) for s in mock_factory.pin(27).states]
+
+
+def test_a_parser_crash_is_recorded_as_unknown_and_the_loop_goes_on(tmp_path: Path, monkeypatch):
+    import kiosk.loop
+
+    def explode(text: str):
+        raise RuntimeError("bug in a parser")
+
+    monkeypatch.setattr(kiosk.loop, "read_credential", explode)
+    config = config_for(tmp_path)
+    recorder = Recorder(config.database_path)
+    source = ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN, OTHER)), fps=None)
+    app = assemble(config, source=source, feedback=recorder)
+    run_until_end(app)
+    assert [(e.kind, e.reason) for e in recorder.signalled] == [("unknown", "logged-malformed")] * 2
+    assert app.metrics.handler_errors == 2
+
+
+def test_binary_payload_is_recorded_as_unknown(tmp_path: Path):
+    config = config_for(tmp_path)
+    recorder = Recorder(config.database_path)
+    payload = b"\x00\x01\xfe\xff binary \x80"
+    source = ImageFolderSource(write_images(tmp_path / "f", scene(payload)), fps=None)
+    run_until_end(assemble(config, source=source, feedback=recorder))
+    assert [e.kind for e in recorder.signalled] == ["unknown"]
+
+
+def test_event_times_come_from_the_clock_and_flag_an_unsynchronised_one(tmp_path: Path):
+    clock = FakeClock(wall=86_400.0, synced=False, boot_id="boot-1970")
+    config = config_for(tmp_path)
+    recorder = Recorder(config.database_path)
+    source = ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN)), fps=None)
+    run_until_end(assemble(config, source=source, feedback=recorder, clock=clock))
+    (event,) = recorder.signalled
+    assert (event.wall_time, event.clock_synced, event.boot_id) == (86_400.0, False, "boot-1970")
+
+
+def test_latency_is_measured_from_frame_to_feedback(tmp_path: Path):
+    config = config_for(tmp_path)
+    recorder = Recorder(config.database_path)
+    source = ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN, OTHER)), fps=None)
+    kiosk = assemble(config, source=source, feedback=recorder)
+    run_until_end(kiosk)
+    assert all(0 < e.latency_ms < 1000 for e in recorder.signalled)
+    snapshot = kiosk.metrics.snapshot()
+    assert snapshot["decisions"] == {"ACCEPT": 2} and snapshot["decision_ms"]["p95"] > 0
+
+
+def test_stop_event_ends_a_looping_replay(tmp_path: Path):
+    config = config_for(tmp_path).model_copy(update={"camera": KioskConfig().camera.model_copy(update={"loop": True})})
+    source = ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN)), fps=100, loop=True)
+    kiosk = assemble(config, source=source, feedback=Recorder(config.database_path))
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    started = time.monotonic()
+    kiosk.start()
+    kiosk.run(stop)
+    kiosk.close()
+    assert time.monotonic() - started < 2.0 and kiosk.metrics.frames > 10
+
+
+@pytest.mark.parametrize("confirm", [1, 3])
+def test_confirm_frames_from_config_applies(tmp_path: Path, confirm: int):
+    config = config_for(tmp_path).model_copy(
+        update={"debounce": KioskConfig().debounce.model_copy(update={"confirm_frames": confirm})}
+    )
+    recorder = Recorder(config.database_path)
+    frames = scene(CCCD_AN, hold=2)  # only two frames: not enough when 3 are required
+    run_until_end(
+        assemble(config, source=ImageFolderSource(write_images(tmp_path / "f", frames), fps=None), feedback=recorder)
+    )
+    assert len(recorder.signalled) == (1 if confirm == 1 else 0)
