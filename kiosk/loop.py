@@ -17,7 +17,7 @@ from kiosk.camera.base import Frame
 from kiosk.clock import Clock
 from kiosk.credentials import Credential, Kind, SubjectKeyer, read_credential
 from kiosk.debounce import Debouncer, payload_digest
-from kiosk.decode import Code, DecoderChain
+from kiosk.decode import Box, Code, DecoderChain
 from kiosk.errors import StoreError
 from kiosk.events import Event
 from kiosk.hardware.feedback import Feedback
@@ -27,7 +27,7 @@ from kiosk.policy import Policy
 
 log = logging.getLogger(__name__)
 
-_LIKELY_S = 1.0  # a code seen this recently makes second decode attempts worth their time
+_RECENT_S = 1.0  # a code seen this recently makes second decode attempts at its place worth their time
 
 
 class FrameFeed(Protocol):
@@ -77,7 +77,8 @@ class ScanLoop:
         self.clock = clock
         self.gate = gate
         self.metrics = metrics or LoopMetrics()
-        self._last_seen = float("-inf")
+        self._recent: list[Box] = []  # where codes were seen last, to look again there if the next frames fail
+        self._recent_at = float("-inf")
 
     def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
         """Process frames until `stop` is set, or (with `until_end`) the replay is exhausted."""
@@ -96,10 +97,11 @@ class ScanLoop:
     def process(self, frame: Frame) -> list[Event]:
         """One frame through the pipeline; returns the events committed for it."""
         started = time.perf_counter()
-        result = self.chain.decode(frame.image, likely=frame.captured - self._last_seen < _LIKELY_S)
+        near = self._recent if frame.captured - self._recent_at < _RECENT_S else []
+        result = self.chain.decode(frame.image, near=near)
         self.metrics.frame((time.perf_counter() - started) * 1000, len(result.codes))
         if result.seen:
-            self._last_seen = frame.captured
+            self._recent, self._recent_at = result.seen, frame.captured
         if not result.codes and not self.debouncer.tracking:
             return []
         by_digest = {payload_digest(code.payload): code for code in result.codes}

@@ -10,7 +10,7 @@ from typing import Any
 
 from kiosk.camera.files import VideoFileSource
 from kiosk.camera.images import images_in, is_image, is_video, load_grey
-from kiosk.decode import Code, DecoderChain
+from kiosk.decode import Box, Code, DecoderChain
 from kiosk.errors import SourceError
 
 
@@ -61,13 +61,14 @@ def scan_video(name: str, chain: DecoderChain) -> ScanResult:
     except SourceError as exc:
         return ScanResult(name, error=str(exc))
     found: dict[bytes, dict[str, Any]] = {}
-    elapsed, index, likely = 0.0, 0, False
+    elapsed, index = 0.0, 0
+    near: list[Box] = []
     try:
         while (image := source.read()) is not None:
             started = time.perf_counter()
-            result = chain.decode(image, likely=likely)
+            result = chain.decode(image, near=near)
             elapsed += time.perf_counter() - started
-            likely = result.seen
+            near = result.seen
             for code in result.codes:
                 found.setdefault(code.payload, {**code_json(code), "frame": index})
             index += 1

@@ -64,7 +64,7 @@ def test_zxing_reports_a_symbol_it_cannot_read_as_a_hint():
 def test_empty_frame_costs_one_primary_pass():
     chain = DecoderChain([ZxingDecoder(), ZbarDecoder()])
     result = chain.decode(np.full((480, 640), 120, dtype=np.uint8))
-    assert (result.codes, result.seen, result.attempts) == ([], False, 1)
+    assert (result.codes, result.seen, result.attempts) == ([], [], 1)
 
 
 def test_degraded_camera_view_is_read():
@@ -107,19 +107,19 @@ def test_second_attempts_stop_at_the_budget():
     ticks = iter(np.arange(0, 1, 0.004))  # every timer read advances 4 ms
     fallback = Counting()
     chain = DecoderChain([Counting(), fallback], budget_ms=10, timer=lambda: float(next(ticks)))
-    result = chain.decode(np.zeros((100, 100), np.uint8), likely=True)
+    result = chain.decode(np.zeros((100, 100), np.uint8), near=[(10, 10, 90, 90)])
     assert result.codes == [] and 2 <= result.attempts <= 3
 
 
 def test_fallback_is_tried_when_a_code_is_likely():
     fallback = Counting()
-    DecoderChain([Counting(), fallback], budget_ms=1000).decode(np.zeros((50, 50), np.uint8), likely=True)
+    DecoderChain([Counting(), fallback], budget_ms=1000).decode(np.zeros((50, 50), np.uint8), near=[(0, 0, 50, 50)])
     assert fallback.calls >= 1
 
 
 def test_retry_off_means_primary_only():
     fallback = Counting()
-    DecoderChain([Counting(), fallback], retry=False).decode(np.zeros((50, 50), np.uint8), likely=True)
+    DecoderChain([Counting(), fallback], retry=False).decode(np.zeros((50, 50), np.uint8), near=[(0, 0, 50, 50)])
     assert fallback.calls == 0
 
 

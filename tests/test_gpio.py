@@ -69,6 +69,16 @@ def test_second_accept_extends_the_pulse_without_a_glitch(mock_factory):
     feedback.close()
 
 
+def test_a_refusal_shuts_the_gate_still_open_for_the_person_before(mock_factory):
+    feedback = GpioFeedback(PINS, pin_factory=mock_factory)
+    feedback.signal(make_event(decision="ACCEPT"))
+    time.sleep(0.05)
+    feedback.signal(make_event(decision="DENY"))
+    assert states(mock_factory, 17) == [0, 1, 0]
+    assert states(mock_factory, 22)[-1] == 0 and states(mock_factory, 27)[-1] == 1  # green off, red on
+    feedback.close()
+
+
 def test_active_low_relay_board_starts_released(mock_factory):
     pins = GpioPins(None, None, None, "GPIO17", relay_active_high=False, relay_hold_s=0.2)
     feedback = GpioFeedback(pins, pin_factory=mock_factory)

@@ -16,7 +16,7 @@ from typing import cast
 import cv2
 
 from kiosk.camera.base import Grey
-from kiosk.decode.base import Box, Code, Decoder, Reading
+from kiosk.decode.base import Box, Code, Decoder, box_of
 from kiosk.decode.zxing import ZxingDecoder
 
 _MARGIN = 0.15  # grow a hinted box by this fraction on each side: zxing's corners sit on the finder patterns
@@ -25,10 +25,10 @@ _UPSCALE_BELOW = 400  # upscale crops smaller than this (pixels, longer side)
 
 @dataclass(frozen=True, slots=True)
 class ChainResult:
-    """The codes of one frame, in frame coordinates, and whether a symbol was seen at all."""
+    """The codes of one frame and where symbols were seen (read or not), both in frame coordinates."""
 
     codes: list[Code]
-    seen: bool  # a code was read or a symbol was detected: a hint for the next frame
+    seen: list[Box]  # boxes of codes read and of symbols detected but not read: where to look next frame
     attempts: int  # decoder passes made (1 when the primary was enough)
 
 
@@ -56,37 +56,30 @@ class DecoderChain:
         self._timer = timer
         self._enhancer = ZxingDecoder(binarizer="global-histogram", hints=False, name="zxing")
 
-    @property
-    def names(self) -> list[str]:
-        return [self.primary.name, *(d.name for d in self.fallbacks)]
+    def decode(self, frame: Grey, *, near: Sequence[Box] = (), thorough: bool = False) -> ChainResult:
+        """Read `frame`.
 
-    def decode(self, frame: Grey, *, likely: bool = False, thorough: bool = False) -> ChainResult:
-        """Read `frame`. `likely`: a code was in view recently. `thorough`: no budget (still images)."""
-        image, dx, dy, scale = self._prepare(frame)
-        first = self.primary.read(image)
+        `near`: boxes (frame coordinates) where a code was seen in recent frames; if the primary reads nothing,
+        the second attempts look there too. `thorough`: no time budget, whole image if nothing else (stills).
+        """
+        view = _View.of(frame, self.roi, self.downscale)
+        first = self.primary.read(view.image)
         if first.codes:
-            return ChainResult(_unique(c.moved(dx, dy, scale) for c in first.codes), True, 1)
-        if not self.retry or not (first.hints or likely or thorough):
-            return ChainResult([], bool(first.hints), 1)
+            codes = _unique(view.to_frame(c) for c in first.codes)
+            return ChainResult(codes, [box_of(c.corners, *frame.shape[1::-1]) for c in codes], 1)
+        seen = [view.box_to_frame(b) for b in first.hints]
+        regions = first.hints + [b for b in (view.box_from_frame(n) for n in near) if b is not None]
+        if not self.retry or not (regions or thorough):
+            return ChainResult([], seen, 1)
         deadline = None if thorough else self._timer() + self.budget_s
-        codes, attempts = self._second_attempts(image, first, deadline)
-        return ChainResult(_unique(c.moved(dx, dy, scale) for c in codes), True, 1 + attempts)
+        found, attempts = self._second_attempts(view.image, regions, deadline)
+        codes = _unique(view.to_frame(c) for c in found)
+        seen += [box_of(c.corners, *frame.shape[1::-1]) for c in codes]
+        return ChainResult(codes, seen, 1 + attempts)
 
-    def _prepare(self, frame: Grey) -> tuple[Grey, int, int, float]:
-        image, dx, dy = frame, 0, 0
-        if self.roi is not None:
-            height, width = frame.shape[:2]
-            x, y, w, h = self.roi
-            dx, dy = int(x * width), int(y * height)
-            image = frame[dy : dy + max(1, int(h * height)), dx : dx + max(1, int(w * width))]
-        if self.downscale < 1.0:
-            scaled = cv2.resize(image, None, fx=self.downscale, fy=self.downscale, interpolation=cv2.INTER_AREA)
-            image = cast(Grey, scaled)
-        return image, dx, dy, self.downscale
-
-    def _second_attempts(self, image: Grey, first: Reading, deadline: float | None) -> tuple[list[Code], int]:
+    def _second_attempts(self, image: Grey, boxes: list[Box], deadline: float | None) -> tuple[list[Code], int]:
         attempts = 0
-        for region, (ox, oy) in _regions(image, first.hints):
+        for region, (ox, oy) in _regions(image, boxes):
             for decoder, variant, scale in self._variants(region):
                 if deadline is not None and self._timer() > deadline:
                     return [], attempts
@@ -110,10 +103,48 @@ class DecoderChain:
                 yield fallback, _upscale, 2.0
 
 
+@dataclass(frozen=True, slots=True)
+class _View:
+    """The part of a frame that is decoded (region of interest, downscaled), and the mapping back."""
+
+    image: Grey
+    dx: int
+    dy: int
+    scale: float
+
+    @classmethod
+    def of(cls, frame: Grey, roi: tuple[float, float, float, float] | None, scale: float) -> _View:
+        image, dx, dy = frame, 0, 0
+        if roi is not None:
+            height, width = frame.shape[:2]
+            x, y, w, h = roi
+            dx, dy = int(x * width), int(y * height)
+            image = frame[dy : dy + max(1, int(h * height)), dx : dx + max(1, int(w * width))]
+        if scale < 1.0:
+            image = cast(Grey, cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+        return cls(image, dx, dy, scale)
+
+    def to_frame(self, code: Code) -> Code:
+        return code.moved(self.dx, self.dy, self.scale)
+
+    def box_to_frame(self, box: Box) -> Box:
+        x0, y0, x1, y1 = box
+        s = self.scale
+        return int(x0 / s) + self.dx, int(y0 / s) + self.dy, int(x1 / s) + self.dx, int(y1 / s) + self.dy
+
+    def box_from_frame(self, box: Box) -> Box | None:
+        """`box` in this view's coordinates, clipped; None if it lies outside the view."""
+        height, width = self.image.shape[:2]
+        s = self.scale
+        x0, y0 = max(0, int((box[0] - self.dx) * s)), max(0, int((box[1] - self.dy) * s))
+        x1, y1 = min(width, int((box[2] - self.dx) * s)), min(height, int((box[3] - self.dy) * s))
+        return (x0, y0, x1, y1) if x1 - x0 >= 8 and y1 - y0 >= 8 else None
+
+
 def _regions(image: Grey, hints: list[Box]) -> Iterator[tuple[Grey, tuple[int, int]]]:
     """Crops around each hinted symbol (with a margin), or the whole image when there is no hint."""
     if not hints:
-        yield image, (0, 0)
+        yield image, (0, 0)  # thorough, and nothing seen: the whole view
         return
     height, width = image.shape[:2]
     for x0, y0, x1, y1 in _merged(hints):

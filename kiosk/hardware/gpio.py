@@ -49,9 +49,15 @@ class GpioFeedback:
         if event.decision == "ACCEPT":
             if self.relay is not None:
                 self.relay.blink(on_time=self.pins.relay_hold_s, off_time=0, n=1)
+            self._off(self.red)
             self._light(self.green, light)
             self._beep(0.1, 0.1, 1)
-        elif event.decision == "DENY":
+            return
+        # Anything but ACCEPT shuts a gate still held open for the person before: the refused person must not
+        # walk through on someone else's pulse.
+        self._off(self.relay)
+        if event.decision == "DENY":
+            self._off(self.green)
             self._light(self.red, light)
             self._beep(0.1, 0.1, 3)
         else:
@@ -71,6 +77,10 @@ class GpioFeedback:
             if device is not None:
                 device.off()
                 device.close()
+
+    def _off(self, device: DigitalOutputDevice | None) -> None:
+        if device is not None:
+            device.off()
 
     def _light(self, led: LED | None, seconds: float) -> None:
         if led is not None:

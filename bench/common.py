@@ -1,0 +1,55 @@
+"""Shared by the benchmark scripts: the machine they ran on, test frames, and percentile formatting."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_QR = ROOT.parent / "shared" / "testdata" / "qr"
+QR_SAMPLES = SHARED_QR if SHARED_QR.is_dir() else ROOT / "tests" / "data" / "qr"
+DEMO_VIDEO = ROOT / "kiosk" / "demo" / "media" / "gate.mp4"
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = "unknown"
+    try:
+        info = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next(line.split(":", 1)[1].strip() for line in info if line.lower().startswith(("model name", "model")))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "arch": platform.machine(),
+        "python": platform.python_version(),
+        "zxing-cpp": version("zxing-cpp"),
+        "opencv": version("opencv-python-headless"),
+        "sqlite": __import__("sqlite3").sqlite_version,
+    }
+
+
+def pct(samples: list[float]) -> dict[str, float]:
+    """p50 and p95, rounded, in the samples' unit."""
+    p50, p95 = np.percentile(np.asarray(samples), [50, 95])
+    return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "n": len(samples)}
+
+
+def emit(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+def add_repo_to_path() -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))

@@ -1,0 +1,129 @@
+"""Per-frame cost of the kiosk loop against raw zxing-cpp on the same frames.
+
+For each frame set (640x480 and 1280x720, with and without a code) every frame is timed twice, interleaved:
+  raw   zxingcpp.read_barcodes(frame, formats=QRCode): the baseline, what any program would call;
+  loop  hand-over through the capture slot + ScanLoop.process (decode chain, debounce, credential, decision;
+        for a new code also the SQLite commit, synchronous=FULL, on this disk).
+The frames with a code repeat one person's code, so after the first frame the debouncer holds it back, as at a
+real gate; that first frame's commit is in the p95, not the median.
+
+    .venv/bin/python bench/loop_cost.py [--rounds 400] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import zxingcpp
+from common import DEMO_VIDEO, QR_SAMPLES, add_repo_to_path, emit, machine, pct
+
+add_repo_to_path()
+
+from kiosk.camera import FrameGrabber  # noqa: E402
+from kiosk.camera.base import Frame  # noqa: E402
+from kiosk.camera.files import VideoFileSource  # noqa: E402
+from kiosk.camera.images import load_grey  # noqa: E402
+from kiosk.clock import SystemClock  # noqa: E402
+from kiosk.credentials import SubjectKeyer  # noqa: E402
+from kiosk.debounce import Debouncer  # noqa: E402
+from kiosk.decode import DecoderChain  # noqa: E402
+from kiosk.decode.zbar import ZbarDecoder  # noqa: E402
+from kiosk.decode.zxing import ZxingDecoder  # noqa: E402
+from kiosk.hardware import FeedbackFanout  # noqa: E402
+from kiosk.loop import Gate, ScanLoop  # noqa: E402
+from kiosk.policy import LogOnlyPolicy  # noqa: E402
+from kiosk.store import EventStore  # noqa: E402
+
+QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+
+
+def frame_sets() -> dict[str, list[np.ndarray]]:
+    """Real photos without a code (zxing-cpp's false-positive set) and demo frames with one person's code."""
+    photos = [load_grey(QR_SAMPLES / "falsepositives-1" / f"{n:02d}.webp") for n in (1, 2, 5, 6, 7, 8, 9, 10)]
+    empty = [p for p in photos if p is not None and p.shape == (480, 640)]
+    source = VideoFileSource(DEMO_VIDEO)
+    source.open()
+    frames = []
+    while (image := source.read()) is not None:
+        frames.append(image)
+    source.close()
+    zxing = ZxingDecoder()
+    with_code = [f for f in frames[18:44] if zxing.read(f).codes]  # the first person, holding a card up
+    return {
+        "640x480 no code": empty,
+        "640x480 code": with_code,
+        "1280x720 no code": [cv2.resize(f, (1280, 720), interpolation=cv2.INTER_CUBIC) for f in empty],
+        "1280x720 code": [cv2.resize(f, (1280, 720), interpolation=cv2.INTER_CUBIC) for f in with_code],
+    }
+
+
+class _Nowhere:
+    live = False
+    pace_fps = None
+    name = "bench"
+
+    def open(self) -> None: ...
+
+    def read(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def make_loop(state: Path) -> tuple[ScanLoop, FrameGrabber, EventStore]:
+    grabber = FrameGrabber(_Nowhere())
+    store = EventStore(state / "events.db")
+    loop = ScanLoop(
+        frames=grabber,
+        chain=DecoderChain([ZxingDecoder(), ZbarDecoder()]),
+        debouncer=Debouncer(cooldown_s=3.0),
+        keyer=SubjectKeyer(b"benchmark secret, 32 bytes long!"),
+        policy=LogOnlyPolicy(),
+        store=store,
+        feedback=FeedbackFanout([]),
+        clock=SystemClock(),
+        gate=Gate("bench", "BENCH", "in"),
+    )
+    return loop, grabber, store
+
+
+def measure(frames: list[np.ndarray], rounds: int, state: Path) -> dict[str, Any]:
+    loop, grabber, store = make_loop(state)
+    raw, looped = [], []
+    for i in range(rounds + 20):
+        image = frames[i % len(frames)]
+        t0 = time.perf_counter()
+        zxingcpp.read_barcodes(image, formats=QR)
+        t1 = time.perf_counter()
+        grabber._put(Frame(image, i, time.monotonic()))  # the capture thread's hand-over, in this thread
+        frame = grabber.next(timeout=0)
+        assert frame is not None
+        loop.process(frame)
+        t2 = time.perf_counter()
+        if i >= 20:  # warm-up excluded
+            raw.append((t1 - t0) * 1000)
+            looped.append((t2 - t1) * 1000)
+    store.close()
+    r, lp = pct(raw), pct(looped)
+    return {"raw_ms": r, "loop_ms": lp, "overhead_pct_p50": round(100 * (lp["p50"] / r["p50"] - 1), 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=400)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"benchmark": "loop_cost", "machine": machine(), "sets": {}}
+    for name, frames in frame_sets().items():
+        with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as state:
+            results["sets"][name] = {"frames": len(frames), **measure(frames, args.rounds, Path(state))}
+    emit(results, args.json)
+
+
+if __name__ == "__main__":
+    main()

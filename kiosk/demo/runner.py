@@ -1,0 +1,138 @@
+"""`kiosk demo`: the whole loop on bundled media, with mock GPIO shown as a live status line, and a summary.
+
+The media (`media/gate.mp4`) is a synthetic film of people showing CCCD cards and PC-Covid phone codes to a
+gate camera, made by scripts/make_demo_media.py; every person in it is fictitious. One of them is on the
+demo's denylist, so the demo shows a refusal as well.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from kiosk.app import assemble
+from kiosk.camera.files import VideoFileSource
+from kiosk.config import KioskConfig
+from kiosk.credentials import Identity, SubjectKeyer
+from kiosk.demo.display import DemoDisplay
+from kiosk.hardware.feedback import FeedbackFanout
+from kiosk.hardware.gpio import GpioFeedback, GpioPins
+
+MEDIA = Path(__file__).parent / "media"
+# Published, demo-only secret: subject keys made with it protect nothing. Never use it on a real gate.
+DEMO_SECRET = "de30" * 16
+DENIED_ID = "074083001122"  # the demo's denylisted (fictitious) person
+
+
+def demo_config(state_dir: Path) -> KioskConfig:
+    denied = SubjectKeyer(bytes.fromhex(DEMO_SECRET)).key(Identity("VN-ID", DENIED_ID))
+    return KioskConfig.model_validate(
+        {
+            "state_dir": str(state_dir),
+            "device": {"id": "demo-kiosk", "venue": "DEMO-GATE-01", "direction": "in"},
+            "camera": {"source": str(MEDIA / "gate.mp4"), "realtime": True},
+            "decode": {"decoders": ["zxing", "pyzbar"]},
+            "policy": {"denylist": [denied]},
+            "feedback": {"outputs": ["gpio"], "gpio": {"pin_factory": "mock", "relay_hold_s": 1.5, "light_s": 1.0}},
+        }
+    )
+
+
+def run_demo(state_dir: Path | None = None, *, speed: float = 1.0, out: TextIO = sys.stdout) -> int:
+    """Run the demo; returns the process exit code."""
+    temporary = state_dir is None
+    state = Path(tempfile.mkdtemp(prefix="kiosk-demo-")) if state_dir is None else state_dir
+    try:
+        return _run(state, speed, out)
+    finally:
+        if temporary:
+            shutil.rmtree(state, ignore_errors=True)
+
+
+def _run(state: Path, speed: float, out: TextIO) -> int:
+    config = demo_config(state)
+    secret = config.secret_path
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_text(DEMO_SECRET + "\n")
+    secret.chmod(0o600)
+    manifest = json.loads((MEDIA / "manifest.json").read_text(encoding="utf-8"))
+    factory = MockFactory(pin_class=MockPWMPin)
+    try:
+        gpio = _gpio(config, factory)
+        display = DemoDisplay(gpio, out)
+        source = VideoFileSource(MEDIA / "gate.mp4", fps=manifest["fps"] * speed)
+        kiosk = assemble(config, source=source, feedback=FeedbackFanout([gpio, display]))
+        out.write(f"kiosk demo: {len(manifest['presentations'])} people at a gate, film {_film(manifest, speed)}\n")
+        started = time.monotonic()
+        kiosk.start()
+        ticker = threading.Thread(target=display.tick_until, args=(kiosk.grabber,), daemon=True)
+        ticker.start()
+        try:
+            kiosk.run(threading.Event(), until_end=True)
+        finally:
+            display.stop()
+            ticker.join(timeout=2)
+            kiosk.close()
+        elapsed = time.monotonic() - started
+        out.write(summary(kiosk, manifest, elapsed, state) + "\n")
+        return 0
+    finally:
+        factory.reset()
+
+
+def _gpio(config: KioskConfig, factory: MockFactory) -> GpioFeedback:
+    gpio = config.feedback.gpio
+    pins = GpioPins(
+        gpio.green_led, gpio.red_led, gpio.buzzer, gpio.relay, gpio.relay_active_high, gpio.relay_hold_s, gpio.light_s
+    )
+    return GpioFeedback(pins, pin_factory=factory)
+
+
+def _film(manifest: dict[str, Any], speed: float) -> str:
+    seconds = manifest["frames"] / manifest["fps"]
+    pace = "" if speed == 1 else f", played at {speed:g}x"
+    return f"of {seconds:.0f} s at {manifest['fps']} fps ({manifest['width']}x{manifest['height']}){pace}"
+
+
+def summary(kiosk: Any, manifest: dict[str, Any], elapsed: float, state: Path) -> str:
+    """The final report: what the loop saw, decided and committed, and how fast."""
+    metrics = kiosk.metrics.snapshot()
+    stats = kiosk.grabber.stats
+    decided = sum(metrics["decisions"].values())
+    lines = [
+        "",
+        "summary",
+        f"  frames      {metrics['frames']} processed, {stats.dropped} dropped, {metrics['frames'] / elapsed:.1f} fps",
+        f"  codes       {metrics['codes']} reads in {metrics['frames_with_code']} frames",
+        f"  decisions   {decided} for {len(manifest['presentations'])} presentations: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(metrics["decisions"].items())),
+        f"  latency     frame to feedback p50 {_ms(metrics['decision_ms']['p50'])}, "
+        f"p95 {_ms(metrics['decision_ms']['p95'])} (commit with synchronous=FULL included)",
+        f"  decode      per frame p50 {_ms(metrics['decode_ms']['p50'])}, p95 {_ms(metrics['decode_ms']['p95'])}",
+        f"  store       {state / 'events.db'}: {_stored(kiosk.config.database_path)}",
+    ]
+    return "\n".join(lines)
+
+
+def _stored(database: Path) -> str:
+    from kiosk.store import EventStore
+
+    store = EventStore(database, read_only=True)
+    try:
+        status = store.status()
+        ok = "integrity ok" if store.integrity_ok() else "INTEGRITY CHECK FAILED"
+        return f"{status.events} events, {status.unsent} not yet sent, {ok}"
+    finally:
+        store.close()
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
