@@ -23,7 +23,8 @@ def machine() -> dict[str, Any]:
     cpu = "unknown"
     try:
         info = Path("/proc/cpuinfo").read_text().splitlines()
-        cpu = next(line.split(":", 1)[1].strip() for line in info if line.lower().startswith(("model name", "model")))
+        fields = [line.split(":", 1) for line in info if ":" in line]
+        cpu = next(v.strip() for k, v in fields if k.strip() in ("model name", "Model"))  # x86, Raspberry Pi
     except (OSError, StopIteration):
         pass
     return {

@@ -142,12 +142,12 @@ class Kiosk:
         self.loop.run(stop, until_end=until_end)
 
     def close(self) -> None:
-        """Stop capture, release every output, close the database; each step runs even if one before fails."""
+        """Release every output (the relay first), stop capture, close the database; each step runs regardless."""
         try:
-            self.grabber.stop()
+            self.feedback.close()
         finally:
             try:
-                self.feedback.close()
+                self.grabber.stop()
             finally:
                 self.store.close()
 
@@ -187,5 +187,6 @@ def assemble(
         clock=clock,
         gate=Gate(config.device.id, config.device.venue, config.device.direction),
         metrics=metrics,
+        stall_s=config.camera.stall_s,
     )
     return Kiosk(config, grabber, loop, store, feedback, metrics)

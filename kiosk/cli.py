@@ -19,6 +19,8 @@ from kiosk import __version__
 from kiosk.config import KioskConfig, load_config, resolve_config_path
 from kiosk.configerrors import ConfigError
 from kiosk.errors import KioskError
+from kiosk.logs import setup_logging
+from kiosk.redact import redact_url
 
 log = logging.getLogger("kiosk")
 
@@ -34,10 +36,6 @@ def main() -> None:
 @click.version_option(__version__, prog_name="kiosk")
 def cli() -> None:
     """QR gate kiosk: read the code a person shows, decide offline, record the passage, signal the result."""
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 def get_config(config_flag: str | None, state_dir: str | None = None, source: str | None = None) -> KioskConfig:
@@ -83,6 +81,9 @@ def run(config_flag: str | None, source: str | None, state_dir: str | None, unti
 
     config = get_config(config_flag, state_dir, source)
     setup_logging(config.log.level)
+    path, named = resolve_config_path(config_flag)
+    if not named and not path.exists():
+        log.warning("no %s: running on built-in defaults (see config/kiosk.example.toml)", path)
     try:
         kiosk = assemble(config)
     except KioskError as exc:
@@ -110,7 +111,7 @@ def check_config(config_flag: str | None) -> None:
     click.echo(
         f"config ok: {where}\n"
         f"  device {config.device.id} at venue {config.device.venue} ({config.device.direction})\n"
-        f"  camera {camera.source} {camera.width}x{camera.height} @ {camera.fps:g} fps\n"
+        f"  camera {redact_url(camera.source)} {camera.width}x{camera.height} @ {camera.fps:g} fps\n"
         f"  decoders {', '.join(config.decode.decoders)}; policy {config.policy.mode}\n"
         f"  outputs {', '.join(config.feedback.outputs) or 'none'}; state in {config.state_dir}"
     )

@@ -7,26 +7,44 @@ is reported as one `ConfigProblem` per mistake, each with its key path and, wher
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kiosk.configerrors import ConfigError, ConfigProblem, problems_from_validation
 
 DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/kiosk")
 
-Pin = Annotated[str, Field(pattern=r"^(GPIO|BCM|BOARD)?\d{1,2}$", description="GPIO pin, e.g. GPIO17")]
+_PIN = re.compile(r"(?:GPIO|BCM)?(\d{1,2})")
+
+
+def _bcm_pin(value: object) -> object:
+    """A pin as "GPIO<n>" (BCM numbering, 0-27 on the 40-pin header); "" means no device is fitted."""
+    if value == "" or value is None:
+        return None
+    match = _PIN.fullmatch(value.strip().upper()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError('expected a BCM pin name such as "GPIO17", or "" for none')
+    number = int(match.group(1))
+    if number > 27:
+        raise ValueError(f"GPIO{number} is not on the 40-pin header (GPIO0-GPIO27)")
+    return f"GPIO{number}"
+
+
+Pin = Annotated[str | None, BeforeValidator(_bcm_pin)]
 SubjectKey = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="subject key: 32 lower-case hex")]
 DecoderName = Literal["zxing", "pyzbar", "opencv"]
+_MIN_VIEW = 64  # pixels: the smallest region in which a phone's QR code can still be read
 
 
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors, values are immutable once loaded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # TOML is typed: "yes" is not true
 
 
 class DeviceConfig(Section):
@@ -50,6 +68,7 @@ class CameraConfig(Section):
         description="Replay sources: pace at fps and drop frames the loop cannot take (as a camera does).",
     )
     reopen_s: float = Field(2.0, ge=0.1, le=60, description="Wait before reopening a camera that failed.")
+    stall_s: float = Field(5.0, ge=1, le=300, description="No frame for this long: signal a camera fault.")
 
 
 class RegionOfInterest(Section):
@@ -84,7 +103,9 @@ class DecodeConfig(Section):
 
 class DebounceConfig(Section):
     cooldown_s: float = Field(3.0, ge=0, le=3600, description="Ignore the same code for this long after acting.")
-    until_absent: bool = Field(False, description="Also wait until the code has left the view before acting again.")
+    until_absent: bool = Field(
+        True, description="Also wait until the code has left the view: a card left on the reader is one passage."
+    )
     absent_s: float = Field(1.0, gt=0, le=60, description="Unseen this long counts as having left the view.")
     confirm_frames: int = Field(1, ge=1, le=30, description="Consecutive frames a code must be seen in.")
 
@@ -96,7 +117,7 @@ class PolicyConfig(Section):
 
 class IdentityConfig(Section):
     secret_file: Path | None = Field(
-        None, description="HMAC secret for subject keys (default: <state_dir>/subject-key.secret)."
+        None, strict=False, description="HMAC secret for subject keys (default: <state_dir>/subject-key.secret)."
     )
 
 
@@ -104,22 +125,17 @@ class GpioConfig(Section):
     pin_factory: Literal["auto", "lgpio", "rpigpio", "pigpio", "native", "mock"] = Field(
         "auto", description="gpiozero pin factory; lgpio on a Pi 5, mock for tests and the demo."
     )
-    green_led: Pin | None = Field("GPIO22", description='Green LED pin (ACCEPT); "" if not fitted.')
-    red_led: Pin | None = Field("GPIO27", description="Red LED pin (DENY, REVIEW, fault).")
-    buzzer: Pin | None = Field("GPIO18", description="Active buzzer pin.")
-    relay: Pin | None = Field("GPIO17", description="Gate relay pin.")
+    green_led: Pin = Field("GPIO22", description='Green LED pin (ACCEPT); "" if not fitted.')
+    red_led: Pin = Field("GPIO27", description="Red LED pin (DENY, REVIEW, fault).")
+    buzzer: Pin = Field("GPIO18", description="Active buzzer pin.")
+    relay: Pin = Field("GPIO17", description="Gate relay pin.")
     relay_active_high: bool = Field(True, description="Relay board switches on a high level.")
     relay_hold_s: float = Field(3.0, ge=1, le=10, description="How long the gate relay stays energised.")
     light_s: float = Field(1.5, ge=0.2, le=10, description="How long a result light stays on.")
 
-    @field_validator("green_led", "red_led", "buzzer", "relay", mode="before")
-    @classmethod
-    def _empty_is_absent(cls, value: object) -> object:
-        return None if value == "" else value
-
     @model_validator(mode="after")
     def _pins_distinct(self) -> GpioConfig:
-        pins = [p.removeprefix("GPIO").removeprefix("BCM") for p in self._assigned().values()]
+        pins = list(self._assigned().values())
         if len(set(pins)) != len(pins):
             raise ValueError(f"a pin is used twice: {self._assigned()}")
         return self
@@ -135,7 +151,7 @@ class FeedbackConfig(Section):
 
 
 class StoreConfig(Section):
-    file: str = Field("events.db", pattern=r"^[^/]+$", description="Database file name inside state_dir.")
+    file: str = Field("events.db", pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$", description="Database file in state_dir.")
 
 
 class LogConfig(Section):
@@ -143,7 +159,7 @@ class LogConfig(Section):
 
 
 class KioskConfig(Section):
-    state_dir: Path = Field(DEFAULT_STATE_DIR, description="Where the database and keys live.")
+    state_dir: Path = Field(DEFAULT_STATE_DIR, strict=False, description="Where the database and keys live.")
     device: DeviceConfig = Field(default_factory=DeviceConfig)
     camera: CameraConfig = Field(default_factory=CameraConfig)
     decode: DecodeConfig = Field(default_factory=DecodeConfig)
@@ -153,6 +169,13 @@ class KioskConfig(Section):
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+
+    @model_validator(mode="after")
+    def _region_big_enough(self) -> KioskConfig:
+        roi, scale = self.decode.roi, self.decode.downscale
+        if roi is not None and min(roi.width * self.camera.width, roi.height * self.camera.height) * scale < _MIN_VIEW:
+            raise ValueError(f"decode.roi with decode.downscale leaves under {_MIN_VIEW} pixels: no code fits")
+        return self
 
     @property
     def database_path(self) -> Path:

@@ -54,6 +54,12 @@ class Debouncer:
         self._age(now, set(present))
         return [d for d in present if self._ready(self._see(now, d), now)]
 
+    def retract(self, digest: bytes) -> None:
+        """Undo acting on `digest` (its passage could not be recorded), so the next sighting acts again."""
+        track = self._tracks.get(digest)
+        if track is not None:
+            track.acted_at = None
+
     def _see(self, now: float, digest: bytes) -> _Track:
         track = self._tracks.get(digest)
         if track is None:

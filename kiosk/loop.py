@@ -18,16 +18,18 @@ from kiosk.clock import Clock
 from kiosk.credentials import Credential, Kind, SubjectKeyer, read_credential
 from kiosk.debounce import Debouncer, payload_digest
 from kiosk.decode import Box, Code, DecoderChain
-from kiosk.errors import StoreError
+from kiosk.errors import KioskError, SourceError, StoreError
 from kiosk.events import Event
 from kiosk.hardware.feedback import Feedback
 from kiosk.ids import uuid7
+from kiosk.logs import Throttle
 from kiosk.metrics import LoopMetrics
 from kiosk.policy import Policy
 
 log = logging.getLogger(__name__)
 
-_RECENT_S = 1.0  # a code seen this recently makes second decode attempts at its place worth their time
+_RECENT_S = 1.0  # an unread symbol seen this recently is worth second attempts at its place
+_MAX_FAILING = 50  # consecutive failing frames after which the loop gives up (and systemd restarts it)
 
 
 class FrameFeed(Protocol):
@@ -35,6 +37,9 @@ class FrameFeed(Protocol):
 
     @property
     def exhausted(self) -> bool: ...
+
+    @property
+    def live(self) -> bool: ...
 
 
 class EventSink(Protocol):
@@ -66,6 +71,7 @@ class ScanLoop:
         clock: Clock,
         gate: Gate,
         metrics: LoopMetrics | None = None,
+        stall_s: float = 5.0,
     ) -> None:
         self.frames = frames
         self.chain = chain
@@ -77,40 +83,69 @@ class ScanLoop:
         self.clock = clock
         self.gate = gate
         self.metrics = metrics or LoopMetrics()
-        self._recent: list[Box] = []  # where codes were seen last, to look again there if the next frames fail
-        self._recent_at = float("-inf")
+        self.stall_s = stall_s
+        self._unread: list[Box] = []  # symbols seen but not read lately: second attempts look there
+        self._unread_at = float("-inf")
+        self._throttle = Throttle(log)
 
     def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
-        """Process frames until `stop` is set, or (with `until_end`) the replay is exhausted."""
+        """Process frames until `stop` is set, or (with `until_end`) the replay is exhausted.
+
+        Raises SourceError when a camera's capture thread has died, and KioskError when every frame fails:
+        the process then exits and systemd restarts it, rather than a gate that looks alive but reads nothing.
+        """
+        watch = _Watch(self.stall_s)
         while not stop.is_set():
             frame = self.frames.next(timeout=0.2)
             if frame is None:
-                if until_end and self.frames.exhausted:
-                    return
+                if self.frames.exhausted:
+                    if self.frames.live:
+                        raise SourceError("camera capture stopped; exiting so that the service is restarted")
+                    if until_end:
+                        return
+                if watch.stalled():
+                    log.error("no frame from the camera for %.0f s", self.stall_s)
+                    self.feedback.fault("camera")
                 continue
+            watch.frame()
             try:
                 self.process(frame)
             except Exception:  # one bad frame must not stop the gate; the traceback holds no QR text
                 self.metrics.handler_errors += 1
-                log.exception("frame %d failed", frame.index)
+                self._throttle.error("frame", "frame %d failed", frame.index, exc_info=True)
+                if watch.failed():
+                    self.feedback.fault("loop")
+                    raise KioskError(f"{_MAX_FAILING} frames in a row failed; exiting to be restarted") from None
+            else:
+                watch.succeeded()
 
     def process(self, frame: Frame) -> list[Event]:
         """One frame through the pipeline; returns the events committed for it."""
         started = time.perf_counter()
-        near = self._recent if frame.captured - self._recent_at < _RECENT_S else []
+        near = self._unread if frame.captured - self._unread_at < _RECENT_S else []
         result = self.chain.decode(frame.image, near=near)
         self.metrics.frame((time.perf_counter() - started) * 1000, len(result.codes))
-        if result.seen:
-            self._recent, self._recent_at = result.seen, frame.captured
+        if result.unread:
+            self._unread, self._unread_at = result.unread, frame.captured
         if not result.codes and not self.debouncer.tracking:
             return []
-        by_digest = {payload_digest(code.payload): code for code in result.codes}
+        by_digest = {payload_digest(code.digest_source): code for code in result.codes}
         events = []
         for digest in self.debouncer.feed(self.clock.monotonic(), by_digest):
-            event = self._handle(by_digest[digest], frame)
-            if event is not None:
+            event = self._handle_safely(by_digest[digest], frame)
+            if event is None:
+                self.debouncer.retract(digest)  # not recorded: try again on the next frame it is seen in
+            else:
                 events.append(event)
         return events
+
+    def _handle_safely(self, code: Code, frame: Frame) -> Event | None:
+        try:
+            return self._handle(code, frame)
+        except Exception:  # one person's code must not cost the others in the same frame their passage
+            self.metrics.handler_errors += 1
+            self._throttle.error("handle", "handling a code failed", exc_info=True)
+            return None
 
     def _handle(self, code: Code, frame: Frame) -> Event | None:
         credential = self._read(code)
@@ -121,7 +156,7 @@ class ScanLoop:
             stored = self.store.record(event)
         except StoreError as exc:
             self.metrics.store_errors += 1
-            log.error("decision not recorded, gate kept shut: %s", exc)
+            self._throttle.error("store", "decision not recorded, gate kept shut: %s", exc)
             self.feedback.fault("store")
             return None
         self.feedback.signal(stored)
@@ -166,3 +201,32 @@ class ScanLoop:
             decoder=decoder,
             latency_ms=round((mono - frame.captured) * 1000, 3),
         )
+
+
+class _Watch:
+    """Notices a camera that stopped delivering frames, and a loop that fails on every frame."""
+
+    def __init__(self, stall_s: float) -> None:
+        self.stall_s = stall_s
+        self._last_frame = time.monotonic()
+        self._reported = False
+        self._failing = 0
+
+    def frame(self) -> None:
+        self._last_frame = time.monotonic()
+        self._reported = False
+
+    def stalled(self) -> bool:
+        """True once per stall, when no frame has come for `stall_s`."""
+        if self._reported or time.monotonic() - self._last_frame < self.stall_s:
+            return False
+        self._reported = True
+        return True
+
+    def failed(self) -> bool:
+        """Count a failed frame; True when too many failed in a row."""
+        self._failing += 1
+        return self._failing >= _MAX_FAILING
+
+    def succeeded(self) -> None:
+        self._failing = 0

@@ -68,9 +68,9 @@ def scan_video(name: str, chain: DecoderChain) -> ScanResult:
             started = time.perf_counter()
             result = chain.decode(image, near=near)
             elapsed += time.perf_counter() - started
-            near = result.seen
+            near = result.unread
             for code in result.codes:
-                found.setdefault(code.payload, {**code_json(code), "frame": index})
+                found.setdefault(code.digest_source, {**code_json(code), "frame": index})
             index += 1
     finally:
         source.close()

@@ -198,6 +198,7 @@ def fake_picamera2(monkeypatch):
     picamera2.instances.clear()
     picamera2.frame_image = None
     picamera2.fail_after = None
+    picamera2.fail_start = False
     monkeypatch.setitem(sys.modules, "picamera2", picamera2)
     return picamera2
 
@@ -235,6 +236,77 @@ def test_missing_camera_module_is_reported_with_the_fix(monkeypatch):
         PicameraSource().open()
 
 
+def test_a_camera_that_fails_to_start_is_closed_so_a_reopen_can_succeed(fake_picamera2):
+    fake_picamera2.fail_start = True
+    with pytest.raises(SourceError, match="Device or resource busy"):
+        PicameraSource().open()
+    assert fake_picamera2.instances[0].closed
+
+
 def test_second_camera_absent_is_a_source_error(fake_picamera2):
-    with pytest.raises(SourceError, match="cannot start"):
+    with pytest.raises(SourceError, match="not found"):
         PicameraSource(camera_num=1).open()
+
+
+class OddlyFailingCamera(FlakyCamera):
+    """A live camera whose driver raises something other than SourceError (cv2.error, ValueError, ...)."""
+
+    def read(self) -> np.ndarray:
+        self.reads += 1
+        time.sleep(0.002)
+        if self.reads == 3:
+            raise ValueError("driver said something unexpected")
+        return np.zeros((8, 8), np.uint8)
+
+
+def test_any_error_from_a_live_camera_leads_to_a_reopen_not_a_dead_thread():
+    camera = OddlyFailingCamera()
+    grabber = FrameGrabber(camera, reopen_s=0.05)
+    grabber.start()
+    deadline = time.monotonic() + 5
+    while camera.reads < 10 and time.monotonic() < deadline:
+        grabber.next(timeout=0.1)
+    grabber.stop()
+    assert camera.opens == 2 and not grabber.exhausted
+
+
+class BlockingCamera:
+    """A live camera stuck inside read() (a hung USB device), recording whether close() came during a read."""
+
+    live = True
+    pace_fps = None
+    name = "stuck"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.reading = False
+        self.closed_while_reading = False
+        self.closed = False
+
+    def open(self) -> None:
+        pass
+
+    def read(self) -> np.ndarray:
+        self.reading = True
+        self.release.wait(10)
+        self.reading = False
+        return np.zeros((8, 8), np.uint8)
+
+    def close(self) -> None:
+        self.closed_while_reading |= self.reading
+        self.closed = True
+
+
+def test_stop_never_closes_a_camera_under_a_read_in_progress():
+    camera = BlockingCamera()
+    grabber = FrameGrabber(camera, stop_timeout_s=0.2)
+    grabber.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    grabber.stop()
+    assert time.monotonic() - started < 1.0 and not camera.closed
+    camera.release.set()  # the read returns: the capture thread closes the camera itself
+    deadline = time.monotonic() + 2
+    while not camera.closed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert camera.closed and not camera.closed_while_reading

@@ -160,3 +160,12 @@ OTHER_CODE = "079203012345||Trần Thị Bích Ngọc|15062003|Nữ|12 Lê Lợi
 def test_every_command_has_help(command: str):
     result = kiosk(command, "--help")
     assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_camera_passwords_never_reach_output_or_logs(tmp_path: Path):
+    config = tmp_path / "k.toml"
+    config.write_text('[camera]\nsource = "RTSP://admin:S3cretPw@127.0.0.1:9/live?token=T0kenValue"\n')
+    checked = kiosk("check-config", "--config", str(config))
+    assert checked.returncode == 0
+    assert "S3cretPw" not in checked.stdout + checked.stderr and "T0kenValue" not in checked.stdout
+    assert "rtsp://admin:***@127.0.0.1:9/live?token=***" in checked.stdout

@@ -111,3 +111,37 @@ def test_check_config_reads_kiosk_config_from_the_environment(tmp_path: Path):
     result = kiosk("check-config", env={"KIOSK_CONFIG": str(good)})
     assert result.returncode == 0, result.stderr
     assert "venue BV-DK-01" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("gpio", "expected"),
+    [
+        ('relay = "GPIO7"\ngreen_led = "GPIO07"', "pin is used twice"),
+        ('relay = "BCM22"', "pin is used twice"),  # GPIO22 is the green LED by default
+        ('relay = "GPIO99"', "not on the 40-pin header"),
+        ('relay = "BOARD11"', "expected a BCM pin name"),
+        ("relay = 17", "expected a BCM pin name"),
+    ],
+)
+def test_pins_are_bcm_names_and_clashes_are_found_however_written(gpio: str, expected: str):
+    (found,) = problems(f"[feedback.gpio]\n{gpio}\n")
+    assert expected in found
+
+
+def test_pins_are_normalised_and_empty_means_not_fitted():
+    gpio = parse_config('[feedback.gpio]\nrelay = "bcm5"\nbuzzer = ""\n').feedback.gpio
+    assert (gpio.relay, gpio.buzzer) == ("GPIO5", None)
+
+
+def test_values_are_not_coerced_from_strings():
+    found = problems('[camera]\nloop = "yes"\nfps = "15"\n')
+    assert len(found) == 2
+
+
+def test_database_file_must_stay_inside_the_state_directory():
+    assert "store.file" in problems('[store]\nfile = ".."\n')[0]
+
+
+def test_a_region_too_small_to_hold_a_code_is_refused():
+    (found,) = problems("[decode]\ndownscale = 0.1\n[decode.roi]\nwidth = 0.01\nheight = 0.01\n")
+    assert "no code fits" in found

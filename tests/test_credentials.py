@@ -112,3 +112,16 @@ def test_parsers_return_none_or_raise_only_their_own_error(fields: list[str]):
             parse(text)
         except ValueError as exc:
             assert type(exc).__name__ == "CredentialError"
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_a_trailing_line_break_changes_neither_kind_nor_key(ending: str):
+    for text in (CCCD_AN, PCCOVID_AN, "0010900*****|NGUYEN VAN AN|19**-**-**|0|Q0123456789ABCDE"):
+        plain, broken = read_credential(text), read_credential(text + ending)
+        assert broken == plain and plain.problem is None
+        assert plain.identity is not None and KEYER.key(broken.identity) == KEYER.key(plain.identity)
+
+
+def test_a_line_break_inside_a_number_is_not_an_id():
+    assert read_credential("001090012345\n|NGUYEN VAN AN|1990-02-01|1|Q0123456789ABCDE|").kind == Kind.PC_COVID
+    assert read_credential("001090012345\n|NGUYEN VAN AN|1990-02-01|1|Q0123456789ABCDE|").problem == "malformed"

@@ -64,7 +64,7 @@ def test_zxing_reports_a_symbol_it_cannot_read_as_a_hint():
 def test_empty_frame_costs_one_primary_pass():
     chain = DecoderChain([ZxingDecoder(), ZbarDecoder()])
     result = chain.decode(np.full((480, 640), 120, dtype=np.uint8))
-    assert (result.codes, result.seen, result.attempts) == ([], [], 1)
+    assert (result.codes, result.unread, result.attempts) == ([], [], 1)
 
 
 def test_degraded_camera_view_is_read():
@@ -178,3 +178,38 @@ def test_upscaled_second_attempt_reads_a_tiny_blurred_code():
     frame = on_canvas(cv2.GaussianBlur(small, (0, 0), 0.6), at=(100, 100))
     chain = DecoderChain([ZxingDecoder(), ZbarDecoder()])
     assert [c.text for c in chain.decode(frame, thorough=True).codes] == [CCCD_AN]
+
+
+@pytest.mark.parametrize("payload", [CCCD_AN.encode(), "café crème".encode("latin-1"), b"plain ascii"])
+def test_every_decoder_gives_the_same_text_so_a_code_is_one_code_whoever_reads_it(payload: bytes):
+    found = [code for d in DECODERS for image in (qr_image(payload, scale=5), on_canvas(qr_image(payload, scale=4)))
+             for code in d().read(image).codes]  # fmt: skip
+    assert {c.decoder for c in found} == {"zxing", "pyzbar", "opencv"}
+    assert len({c.digest_source for c in found}) == 1 and not any(c.binary for c in found)
+
+
+def test_overlapping_hints_are_merged_into_one_region():
+    from kiosk.decode.chain import _merged
+
+    assert _merged([(0, 0, 10, 10), (50, 50, 60, 60), (8, 8, 55, 55)]) == [(0, 0, 60, 60)]
+    assert _merged([(0, 0, 10, 10), (20, 20, 30, 30)]) == [(0, 0, 10, 10), (20, 20, 30, 30)]
+
+
+def test_an_unreadable_second_code_is_reported_even_when_another_is_read():
+    frame = np.full((480, 900), 255, dtype=np.uint8)
+    good = qr_image("readable", scale=6)
+    frame[20 : 20 + good.shape[0], 20 : 20 + good.shape[1]] = good
+    bad = qr_image("damaged beyond repair, with enough text to have data", scale=6, error="l")
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        y, x = rng.integers(9, bad.shape[0] // 6 - 9, 2)
+        bad[y * 6 : (y + 1) * 6, x * 6 : (x + 1) * 6] ^= 255
+    frame[20 : 20 + bad.shape[0], 450 : 450 + bad.shape[1]] = bad
+    result = DecoderChain([ZxingDecoder()]).decode(frame)
+    assert [c.text for c in result.codes] == ["readable"] and len(result.unread) == 1
+    assert result.unread[0][0] >= 450
+
+
+def test_tiny_region_with_downscale_does_not_raise():
+    chain = DecoderChain([ZxingDecoder()], roi=(0.5, 0.5, 0.01, 0.01), downscale=0.1)
+    assert chain.decode(np.zeros((480, 640), np.uint8)).codes == []

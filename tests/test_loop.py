@@ -13,9 +13,12 @@ from kiosk.camera.files import ImageFolderSource
 from kiosk.clock import FakeClock
 from kiosk.config import KioskConfig
 from kiosk.credentials import Identity, SubjectKeyer
-from kiosk.errors import StoreError
+from kiosk.debounce import Debouncer
+from kiosk.errors import KioskError, SourceError, StoreError
 from kiosk.events import Event
 from kiosk.hardware.gpio import GpioFeedback, GpioPins
+from kiosk.loop import Gate, ScanLoop
+from kiosk.policy import LogOnlyPolicy
 from kiosk.secrets import load_or_create_secret
 from kiosk.store import EventStore
 
@@ -122,9 +125,19 @@ def test_accepted_person_opens_the_gate_after_the_commit(tmp_path: Path, mock_fa
     kiosk = assemble(config, source=source, feedback=GpioFeedback(pins, pin_factory=mock_factory))
     kiosk.start()
     kiosk.run(threading.Event(), until_end=True)
-    assert [int(s.state) for s in mock_factory.pin(17).states] == [0, 1]  # energised, holding
+    relay = mock_factory.pin(17)
+    assert [int(s.state) for s in relay.states] == [0, 1]  # energised, holding
+    deadline = time.monotonic() + 3
+    while len(relay.states) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # gpiozero's assert_states_and_times zips, so the length is checked first: it would pass a relay stuck on.
+    assert [int(s.state) for s in relay.states] == [0, 1, 0]
+    relay.assert_states_and_times([(0, 0), (0, 1), (1.0, 0)])  # released by itself after relay_hold_s
+    assert [int(s.state) for s in mock_factory.pin(22).states] == [0, 1, 0]
+    mock_factory.pin(22).assert_states_and_times([(0, 0), (0, 1), (0.2, 0)])  # green for light_s
+    assert [int(s.state) for s in mock_factory.pin(18).states] == [0, 1, 0]  # one beep
     kiosk.close()
-    assert [int(s.state) for s in mock_factory.pin(17).states] == [0, 1, 0]  # released on close
+    assert [int(s.state) for s in relay.states] == [0, 1, 0]  # close adds nothing: already released
 
 
 class BrokenStore:
@@ -132,7 +145,7 @@ class BrokenStore:
         raise StoreError("events.db: event not recorded: database or disk is full")
 
 
-def test_when_the_commit_fails_the_gate_stays_shut_and_a_fault_is_shown(tmp_path: Path, mock_factory):
+def test_when_the_commit_fails_the_gate_stays_shut_and_a_fault_is_shown(tmp_path: Path, mock_factory, caplog):
     config = config_for(tmp_path)
     pins = GpioPins("GPIO22", "GPIO27", "GPIO18", "GPIO17", relay_hold_s=1.0, light_s=0.2)
     gpio = GpioFeedback(pins, pin_factory=mock_factory)
@@ -141,7 +154,36 @@ def test_when_the_commit_fails_the_gate_stays_shut_and_a_fault_is_shown(tmp_path
     kiosk.loop.store = BrokenStore()
     run_until_end(kiosk)
     assert 1 not in [int(s.state) for s in mock_factory.pin(17).states]
-    assert kiosk.metrics.store_errors == 1 and 1 in [int(s.state) for s in mock_factory.pin(27).states]
+    assert 1 in [int(s.state) for s in mock_factory.pin(27).states]
+    # Each frame showing the code tries again (the person is not ignored for the cooldown), logged once.
+    assert kiosk.metrics.store_errors == 4
+    assert [r.message for r in caplog.records if r.levelname == "ERROR"] == [
+        "decision not recorded, gate kept shut: events.db: event not recorded: database or disk is full"
+    ]
+
+
+class FlakyStore:
+    """Fails the first commit, then records (a lock held for a moment by another writer)."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.calls = 0
+
+    def record(self, event: Event) -> Event:
+        self.calls += 1
+        if self.calls == 1:
+            raise StoreError("events.db: event not recorded: database is locked")
+        return self.store.record(event)
+
+
+def test_a_failed_commit_is_retried_on_the_next_frame_not_after_the_cooldown(tmp_path: Path):
+    config = config_for(tmp_path)
+    recorder = Recorder(config.database_path)
+    source = ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN)), fps=None)
+    kiosk = assemble(config, source=source, feedback=recorder)
+    kiosk.loop.store = FlakyStore(kiosk.store)
+    run_until_end(kiosk)
+    assert [e.kind for e in recorder.signalled] == ["cccd"] and recorder.faults == ["store"]
 
 
 def test_a_parser_crash_is_recorded_as_unknown_and_the_loop_goes_on(tmp_path: Path, monkeypatch):
@@ -214,3 +256,78 @@ def test_confirm_frames_from_config_applies(tmp_path: Path, confirm: int):
         assemble(config, source=ImageFolderSource(write_images(tmp_path / "f", frames), fps=None), feedback=recorder)
     )
     assert len(recorder.signalled) == (1 if confirm == 1 else 0)
+
+
+class DeadFeed:
+    """A frame feed whose capture has ended: a live camera (its thread died) or a replay."""
+
+    def __init__(self, live: bool) -> None:
+        self.live = live
+        self.exhausted = True
+
+    def next(self, timeout: float) -> None:
+        time.sleep(min(timeout, 0.01))
+
+
+class SilentFeed:
+    """A live camera that delivers nothing (frozen)."""
+
+    live = True
+    exhausted = False
+
+    def next(self, timeout: float) -> None:
+        time.sleep(min(timeout, 0.02))
+
+
+def loop_with(tmp_path: Path, frames: object, feedback: Recorder, **kwargs: object) -> ScanLoop:
+    from kiosk.app import build_chain
+
+    config = config_for(tmp_path)
+    return ScanLoop(
+        frames=frames,  # type: ignore[arg-type]
+        chain=build_chain(config.decode),
+        debouncer=Debouncer(),
+        keyer=SubjectKeyer(b"0123456789abcdef0123456789abcdef"),
+        policy=LogOnlyPolicy(),
+        store=EventStore(config.database_path),
+        feedback=feedback,
+        clock=FakeClock(),
+        gate=Gate("g", "v", "in"),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_a_dead_camera_thread_ends_the_run_so_systemd_restarts_it(tmp_path: Path):
+    loop = loop_with(tmp_path, DeadFeed(live=True), Recorder(tmp_path / "state" / "events.db"))
+    with pytest.raises(SourceError, match="camera capture stopped"):
+        loop.run(threading.Event())
+
+
+def test_a_frozen_camera_is_signalled_as_a_fault_once(tmp_path: Path):
+    recorder = Recorder(tmp_path / "state" / "events.db")
+    loop = loop_with(tmp_path, SilentFeed(), recorder, stall_s=0.2)
+    stop = threading.Event()
+    threading.Timer(0.7, stop.set).start()
+    loop.run(stop)
+    assert recorder.faults == ["camera"]
+
+
+class ExplodingChain:
+    def decode(self, frame: np.ndarray, **_: object) -> None:
+        raise RuntimeError("decoder bug")
+
+
+def test_a_loop_failing_on_every_frame_gives_up_with_a_fault(tmp_path: Path, caplog):
+    recorder = Recorder(tmp_path / "state" / "events.db")
+    source = ImageFolderSource(write_images(tmp_path / "f", [BLANK] * 60), fps=None)
+    config = config_for(tmp_path)
+    kiosk = assemble(config, source=source, feedback=recorder)
+    kiosk.loop.chain = ExplodingChain()  # type: ignore[assignment]
+    kiosk.start()
+    try:
+        with pytest.raises(KioskError, match="50 frames in a row failed"):
+            kiosk.run(threading.Event(), until_end=True)
+    finally:
+        kiosk.close()
+    assert recorder.faults == ["loop"]
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1  # throttled, not 50 tracebacks

@@ -83,6 +83,7 @@ class VideoFileSource:
             raise SourceError(f"{self.path}: no such video file")
         capture = cv2.VideoCapture(str(self.path))
         if not capture.isOpened():
+            capture.release()
             raise SourceError(f"{self.path}: OpenCV cannot open this video (codec or container not supported)")
         file_fps = capture.get(cv2.CAP_PROP_FPS)
         self._file_fps = file_fps if 0 < file_fps <= 240 else None

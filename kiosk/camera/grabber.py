@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.camera.base import Frame, FrameSource, Grey
-from kiosk.errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +37,13 @@ class FrameGrabber:
         lockstep: bool = False,
         reopen_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        stop_timeout_s: float = 5.0,
     ) -> None:
         self.source = source
         self.stats = GrabberStats()
         self._lockstep = lockstep
         self._reopen_s = reopen_s
+        self._stop_timeout_s = stop_timeout_s
         self._clock = clock
         self._slot: Frame | None = None
         self._ended = False
@@ -56,13 +57,21 @@ class FrameGrabber:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop capturing and close the source; waits for the thread."""
+        """Stop capturing; the capture thread closes the source when it leaves its read (waited for a while).
+
+        The source is never closed under a read in progress: releasing a V4L2 or libcamera device from another
+        thread while it is being read can crash the process before the relay and the database are closed.
+        """
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+        if not self._thread.is_alive():
+            if self._thread.ident is None:  # never started: nobody else will close it
+                self.source.close()
+            return
+        self._thread.join(timeout=self._stop_timeout_s)
         if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        self.source.close()
+            log.error("%s: still blocked in a read; closing it is left to the process exit", self.source.name)
 
     def next(self, timeout: float) -> Frame | None:
         """The newest frame not yet taken, waiting up to `timeout` seconds; None if there is none."""
@@ -74,6 +83,10 @@ class FrameGrabber:
             return frame
 
     @property
+    def live(self) -> bool:
+        return self.source.live
+
+    @property
     def exhausted(self) -> bool:
         """A replay has ended and its last frame has been taken."""
         with self._cond:
@@ -82,12 +95,19 @@ class FrameGrabber:
     def _run(self) -> None:
         try:
             self._capture()
-        except Exception:  # a bug here must end the replay, not hang the loop waiting for frames
+        except Exception:  # ends capture; the loop sees `exhausted` and a live kiosk exits to be restarted
             log.exception("capture thread failed")
         finally:
             with self._cond:
                 self._ended = True
                 self._cond.notify_all()
+            self._close_source()
+
+    def _close_source(self) -> None:
+        try:
+            self.source.close()
+        except Exception:
+            log.exception("%s: closing failed", self.source.name)
 
     def _capture(self) -> None:
         pace = self.source.pace_fps
@@ -108,7 +128,7 @@ class FrameGrabber:
     def _read(self) -> Grey | None:
         try:
             return self.source.read()
-        except SourceError as exc:
+        except Exception as exc:  # a live camera fails in many ways (cv2.error, driver errors): reopen on all
             self.stats.failures += 1
             if not self.source.live:
                 log.error("%s: %s; replay ends", self.source.name, exc)
@@ -118,13 +138,13 @@ class FrameGrabber:
             return None
 
     def _reopen(self) -> None:
-        self.source.close()
+        self._close_source()
         while not self._stop.wait(self._reopen_s):
             try:
                 self.source.open()
                 log.info("%s: reopened", self.source.name)
                 return
-            except SourceError as exc:
+            except Exception as exc:
                 self.stats.failures += 1
                 log.error("%s: still failing: %s", self.source.name, exc)
 

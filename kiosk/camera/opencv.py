@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit, urlunsplit
+import logging
+import os
 
 import cv2
 
 from kiosk.camera.base import Grey
 from kiosk.camera.files import to_grey
 from kiosk.errors import SourceError
+from kiosk.redact import redact_url
+
+log = logging.getLogger(__name__)
+
+_OPEN_TIMEOUT_MS = 5000
+_READ_TIMEOUT_MS = 3000
 
 
 class OpenCVSource:
@@ -35,10 +41,15 @@ class OpenCVSource:
             capture.release()
             raise SourceError(f"{self.name}: cannot open (is it plugged in, and is this user in group video?)")
         if self._is_device:
+            # NOTE: USB 2 cameras deliver 720p only as MJPG; in YUYV they fall to a few fps. A camera without
+            # MJPG ignores the request.
+            capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*"MJPG"))
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
             capture.set(cv2.CAP_PROP_FPS, self.fps)
-        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # keep the newest frame, not a queue of old ones
+            capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # V4L2: keep the newest frame, not a queue of old ones
+        width, height = capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)
+        log.info("%s: %dx%d at %.0f fps", self.name, width, height, capture.get(cv2.CAP_PROP_FPS))
         self._capture = capture
 
     def read(self) -> Grey | None:
@@ -63,15 +74,9 @@ class OpenCVSource:
             return cv2.VideoCapture(int(self.spec), cv2.CAP_V4L2)
         if self.spec.startswith("/dev/"):
             return cv2.VideoCapture(self.spec, cv2.CAP_V4L2)
-        return cv2.VideoCapture(self.spec, cv2.CAP_FFMPEG)
-
-
-def redact_url(spec: str) -> str:
-    """`spec` with any password in a URL replaced, for logs (rtsp://user:secret@host -> rtsp://user:***@host)."""
-    if not re.match(r"^[a-z]+://", spec):
-        return spec
-    parts = urlsplit(spec)
-    if parts.password is None:
-        return spec
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+        # NOTE: RTSP over UDP smears frames on packet loss; TCP is what IP-camera vendors recommend. An
+        # OPENCV_FFMPEG_CAPTURE_OPTIONS set by the operator wins. Without timeouts, FFmpeg blocks ~30 s on a
+        # dead stream; these make a lost camera a SourceError (and a reopen) within seconds.
+        os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+        timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, _OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, _READ_TIMEOUT_MS]
+        return cv2.VideoCapture(self.spec, cv2.CAP_FFMPEG, timeouts)

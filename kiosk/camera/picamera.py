@@ -38,10 +38,14 @@ class PicameraSource:
         module = _import_picamera2()
         try:
             camera = module.Picamera2(self.camera_num)
+        except Exception as exc:
+            raise SourceError(f"{self.name}: not found: {exc} (is the ribbon cable seated?)") from None
+        try:
             camera.configure(self._configuration(camera))
             camera.start()
-        except (RuntimeError, IndexError, OSError) as exc:
-            raise SourceError(f"{self.name}: cannot start: {exc} (is the ribbon cable seated?)") from exc
+        except Exception as exc:
+            camera.close()  # else the device stays busy and every reopen fails
+            raise SourceError(f"{self.name}: cannot start: {exc}") from None
         # NOTE: picamera2 may align the lores size it was asked for; read back what it configured.
         self._size = tuple(camera.camera_config["lores"]["size"])
         self._camera = camera
@@ -85,4 +89,11 @@ def _import_picamera2() -> Any:
         raise SourceError(
             "picamera2 is not installed: on Raspberry Pi OS run `apt install python3-picamera2` and create the "
             "venv with --system-site-packages (scripts/ provisioning does both)"
+        ) from exc
+    except Exception as exc:
+        # NOTE: picamera2 and simplejpeg from Raspberry Pi OS are built against its numpy 1.x; a numpy 2 in the
+        # venv makes their import fail with "numpy.dtype size changed" (raspberrypi/picamera2 #1088).
+        raise SourceError(
+            f"picamera2 cannot be imported ({type(exc).__name__}: {exc}); if this mentions numpy, the venv's numpy "
+            "does not match the one Raspberry Pi OS built picamera2 against: use the system numpy"
         ) from exc

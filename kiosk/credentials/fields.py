@@ -6,16 +6,16 @@ import re
 import unicodedata
 from datetime import date
 
-_ID12 = re.compile(r"^[0-9]{12}$")
-_ID9 = re.compile(r"^[0-9]{9}$")
+_ID12 = re.compile(r"[0-9]{12}")
+_ID9 = re.compile(r"[0-9]{9}")
 MAX_TEXT = 4096  # no identity QR is longer; longer text is not parsed field by field
 
 
 def identity_for_number(number: str) -> tuple[str, str] | None:
     """(document type, number) for a Vietnamese ID number, or None if it is not one (or is masked)."""
-    if _ID12.match(number):
+    if _ID12.fullmatch(number):
         return "VN-ID", number
-    if _ID9.match(number):
+    if _ID9.fullmatch(number):
         return "VN-CMND", number
     return None
 

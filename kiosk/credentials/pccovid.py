@@ -12,9 +12,9 @@ import re
 from kiosk.credentials.base import Credential, CredentialError, Identity, Kind
 from kiosk.credentials.fields import MAX_TEXT, clean_name, identity_for_number
 
-_DATE = re.compile(r"^([0-9*]{4})-([0-9*]{2})-([0-9*]{2})$")
-_NUMBER = re.compile(r"^[0-9A-Za-z*]{5,20}$")
-_QID = re.compile(r"^[0-9A-Za-z_-]{4,64}$")
+_DATE = re.compile(r"([0-9*]{4})-([0-9*]{2})-([0-9*]{2})")
+_NUMBER = re.compile(r"[0-9A-Za-z*]{5,20}")
+_QID = re.compile(r"[0-9A-Za-z_-]{4,64}")
 
 
 def parse_pccovid(text: str) -> Credential | None:
@@ -22,12 +22,12 @@ def parse_pccovid(text: str) -> Credential | None:
     if len(text) > MAX_TEXT or text.count("|") < 4:
         return None
     fields = text.split("|")
-    if not (_DATE.match(fields[2]) and fields[3] in ("0", "1")):
+    if not (_DATE.fullmatch(fields[2]) and fields[3] in ("0", "1")):
         return None
     number, qid = fields[0], fields[4]
-    if not _NUMBER.match(number):
+    if not _NUMBER.fullmatch(number):
         raise CredentialError(Kind.PC_COVID, "malformed", "document number is not 5-20 letters or digits")
-    if not _QID.match(qid):
+    if not _QID.fullmatch(qid):
         raise CredentialError(Kind.PC_COVID, "malformed", "QID is not 4-64 letters or digits")
     name = clean_name(fields[1])
     if name is None:
@@ -46,7 +46,7 @@ def _identity(number: str, qid: str) -> Identity:
 
 def _birth(value: str) -> str | None:
     """The unmasked leading part of the date: "1990-05-01", "1990-05", "1990", or None."""
-    match = _DATE.match(value)
+    match = _DATE.fullmatch(value)
     if match is None:
         return None
     parts = []

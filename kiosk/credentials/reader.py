@@ -16,6 +16,7 @@ PARSERS: tuple[Parser, ...] = (parse_pccovid, parse_cccd)
 
 def read_credential(text: str, parsers: tuple[Parser, ...] = PARSERS) -> Credential:
     """The credential in `text`: a parsed one, one of a known kind marked malformed, or kind `unknown`."""
+    text = text.rstrip("\r\n")  # some generators and apps end the payload with a line break
     for parse in parsers:
         try:
             credential = parse(text)

@@ -14,18 +14,31 @@ Box = tuple[int, int, int, int]
 
 @dataclass(frozen=True, slots=True)
 class Code:
-    """One symbol read. `payload` is the raw bytes it carries; `text` those bytes as text (ECI applied)."""
+    """One symbol read. `payload` is the bytes the decoder returned; `text` the content as text.
+
+    Decoders disagree on bytes (OpenCV converts ISO-8859-1 to UTF-8, zxing and zbar return them as encoded) but
+    agree on text, so the text is what identifies a code (debounce) and decides whether it is binary.
+    """
 
     payload: bytes
     text: str
     decoder: str
     corners: tuple[Point, ...] = ()
-    binary: bool = False  # the payload is not text; `text` is then only a lossless rendering of the bytes
+
+    @property
+    def binary(self) -> bool:
+        """The content is not text (control characters other than tab and line breaks)."""
+        return any((ord(c) < 0x20 and c not in "\t\r\n") or 0x7F <= ord(c) < 0xA0 for c in self.text)
+
+    @property
+    def digest_source(self) -> bytes:
+        """The bytes that identify this code whichever decoder read it."""
+        return self.text.encode("utf-8", "surrogatepass")
 
     def moved(self, dx: float, dy: float, scale: float = 1.0) -> Code:
         """This code with its corners mapped from a crop (offset dx, dy, scaled by `scale`) to the frame."""
         corners = tuple((x / scale + dx, y / scale + dy) for x, y in self.corners)
-        return Code(self.payload, self.text, self.decoder, corners, self.binary)
+        return Code(self.payload, self.text, self.decoder, corners)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +67,9 @@ def box_of(points: list[Point] | tuple[Point, ...], width: int, height: int) -> 
     return x0, y0, max(x0, x1), max(y0, y1)
 
 
-def text_of(payload: bytes) -> tuple[str, bool]:
-    """Payload bytes as text, and whether they were not valid UTF-8 (then rendered byte for byte as Latin-1)."""
+def text_of(payload: bytes) -> str:
+    """Payload bytes as text: UTF-8 (how Vietnamese codes are written), else ISO-8859-1 (the QR default)."""
     try:
-        return payload.decode("utf-8"), False
+        return payload.decode("utf-8")
     except UnicodeDecodeError:
-        return payload.decode("latin-1"), True
+        return payload.decode("latin-1")

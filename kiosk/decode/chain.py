@@ -16,19 +16,20 @@ from typing import cast
 import cv2
 
 from kiosk.camera.base import Grey
-from kiosk.decode.base import Box, Code, Decoder, box_of
+from kiosk.decode.base import Box, Code, Decoder
 from kiosk.decode.zxing import ZxingDecoder
 
 _MARGIN = 0.15  # grow a hinted box by this fraction on each side: zxing's corners sit on the finder patterns
 _UPSCALE_BELOW = 400  # upscale crops smaller than this (pixels, longer side)
+_MIN_SIDE = 32  # never downscale an image below this (pixels, shorter side)
 
 
 @dataclass(frozen=True, slots=True)
 class ChainResult:
-    """The codes of one frame and where symbols were seen (read or not), both in frame coordinates."""
+    """The codes of one frame, and the symbols detected but not read (frame coordinates)."""
 
     codes: list[Code]
-    seen: list[Box]  # boxes of codes read and of symbols detected but not read: where to look next frame
+    unread: list[Box]  # where to look again in the next frames
     attempts: int  # decoder passes made (1 when the primary was enough)
 
 
@@ -55,36 +56,40 @@ class DecoderChain:
         self.budget_s = budget_ms / 1000
         self._timer = timer
         self._enhancer = ZxingDecoder(binarizer="global-histogram", hints=False, name="zxing")
+        self._cost: dict[tuple[str, str], float] = {}  # seconds per pixel of each kind of attempt (running mean)
 
     def decode(self, frame: Grey, *, near: Sequence[Box] = (), thorough: bool = False) -> ChainResult:
         """Read `frame`.
 
-        `near`: boxes (frame coordinates) where a code was seen in recent frames; if the primary reads nothing,
-        the second attempts look there too. `thorough`: no time budget, whole image if nothing else (stills).
+        `near`: boxes (frame coordinates) of symbols seen but not read in recent frames; if the primary reads
+        nothing, second attempts look there and where it saw symbols now. `thorough`: no time budget, and the
+        whole image when there is nowhere else to look (still images).
         """
         view = _View.of(frame, self.roi, self.downscale)
         first = self.primary.read(view.image)
+        unread = [view.box_to_frame(b) for b in _merged(first.hints)]
         if first.codes:
-            codes = _unique(view.to_frame(c) for c in first.codes)
-            return ChainResult(codes, [box_of(c.corners, *frame.shape[1::-1]) for c in codes], 1)
-        seen = [view.box_to_frame(b) for b in first.hints]
+            return ChainResult(_unique(view.to_frame(c) for c in first.codes), unread, 1)
         regions = first.hints + [b for b in (view.box_from_frame(n) for n in near) if b is not None]
         if not self.retry or not (regions or thorough):
-            return ChainResult([], seen, 1)
+            return ChainResult([], unread, 1)
         deadline = None if thorough else self._timer() + self.budget_s
         found, attempts = self._second_attempts(view.image, regions, deadline)
-        codes = _unique(view.to_frame(c) for c in found)
-        seen += [box_of(c.corners, *frame.shape[1::-1]) for c in codes]
-        return ChainResult(codes, seen, 1 + attempts)
+        return ChainResult(_unique(view.to_frame(c) for c in found), [] if found else unread, 1 + attempts)
 
     def _second_attempts(self, image: Grey, boxes: list[Box], deadline: float | None) -> tuple[list[Code], int]:
         attempts = 0
         for region, (ox, oy) in _regions(image, boxes):
             for decoder, variant, scale in self._variants(region):
-                if deadline is not None and self._timer() > deadline:
-                    return [], attempts
+                kind = (decoder.name + decoder.__class__.__name__, variant.__name__)
+                pixels = region.size * scale * scale
+                started = self._timer()
+                if deadline is not None and started + self._cost.get(kind, 0.0) * pixels > deadline:
+                    continue  # would overrun the budget; a cheaper attempt may still fit
                 attempts += 1
                 found = decoder.read(variant(region)).codes
+                spent = (self._timer() - started) / max(pixels, 1.0)
+                self._cost[kind] = spent if kind not in self._cost else 0.8 * self._cost[kind] + 0.2 * spent
                 if found:
                     return [c.moved(ox, oy, scale) for c in found], attempts
         return [], attempts
@@ -120,8 +125,10 @@ class _View:
             x, y, w, h = roi
             dx, dy = int(x * width), int(y * height)
             image = frame[dy : dy + max(1, int(h * height)), dx : dx + max(1, int(w * width))]
-        if scale < 1.0:
+        if scale < 1.0 and min(image.shape[:2]) * scale >= _MIN_SIDE:
             image = cast(Grey, cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+        else:
+            scale = 1.0  # too small to shrink (OpenCV would refuse): decode it as it is
         return cls(image, dx, dy, scale)
 
     def to_frame(self, code: Code) -> Code:
@@ -157,18 +164,12 @@ def _regions(image: Grey, hints: list[Box]) -> Iterator[tuple[Grey, tuple[int, i
 def _merged(boxes: list[Box]) -> list[Box]:
     """Overlapping boxes joined (zxing reports one unreadable symbol once per rotation or scale it tried)."""
     merged: list[Box] = []
-    for box in sorted(boxes):
-        if merged and _overlap(merged[-1], box):
-            last = merged[-1]
-            merged[-1] = (
-                min(last[0], box[0]),
-                min(last[1], box[1]),
-                max(last[2], box[2]),
-                max(last[3], box[3]),
-            )
-        else:
-            merged.append(box)
-    return merged
+    for box in boxes:
+        for other in [m for m in merged if _overlap(m, box)]:
+            merged.remove(other)
+            box = (min(other[0], box[0]), min(other[1], box[1]), max(other[2], box[2]), max(other[3], box[3]))
+        merged.append(box)
+    return merged if len(merged) == len(boxes) else _merged(merged)
 
 
 def _overlap(a: Box, b: Box) -> bool:

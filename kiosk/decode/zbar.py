@@ -58,8 +58,7 @@ class ZbarDecoder:
                 (float(zb.zbar_symbol_get_loc_x(symbol, i)), float(zb.zbar_symbol_get_loc_y(symbol, i)))
                 for i in range(zb.zbar_symbol_get_loc_size(symbol))
             )
-            text, binary = text_of(payload)
-            codes.append(Code(payload, text, self.name, corners, binary))
+            codes.append(Code(payload, text_of(payload), self.name, corners))
             symbol = zb.zbar_symbol_next(symbol)
         return codes
 

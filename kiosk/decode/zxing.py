@@ -39,8 +39,7 @@ class ZxingDecoder:
         for result in results:
             corners = _corners(result.position)
             if result.valid:
-                binary = result.content_type == zxingcpp.ContentType.Binary
-                reading.codes.append(Code(bytes(result.bytes), result.text, self._name, corners, binary))
+                reading.codes.append(Code(bytes(result.bytes), result.text, self._name, corners))
             else:
                 reading.hints.append(box_of(corners, width, height))
         return reading

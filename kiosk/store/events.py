@@ -108,7 +108,10 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=5)
-    conn.execute("PRAGMA journal_mode=WAL")
+    (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+    if mode != "wal":  # e.g. a filesystem without shared memory: say so rather than run without WAL
+        conn.close()
+        raise sqlite3.OperationalError(f"WAL journal not available here (got {mode!r})")
     # NOTE: in WAL mode, synchronous=FULL syncs the WAL on every commit, so a commit that returned survives
     # a power cut; NORMAL would only protect the file's consistency, not the last transactions.
     conn.execute("PRAGMA synchronous=FULL")

@@ -15,6 +15,7 @@ import numpy as np
 instances: list[Picamera2] = []
 frame_image: np.ndarray | None = None  # set by tests: the luminance the "sensor" sees
 fail_after: int | None = None  # capture_array raises RuntimeError after this many frames
+fail_start = False  # start() raises, as when another process holds the camera
 
 
 class Picamera2:
@@ -51,6 +52,8 @@ class Picamera2:
     def start(self) -> None:
         if self.camera_config is None:
             raise RuntimeError("Camera has not been configured")
+        if fail_start:
+            raise RuntimeError("Failed to start camera: Device or resource busy")
         self.started = True
 
     def capture_array(self, name: str = "main") -> np.ndarray:

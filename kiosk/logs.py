@@ -1,0 +1,52 @@
+"""Logging that never stalls the frame loop and never floods the journal.
+
+Records go through a queue to a listener thread that writes them (to stderr, which journald collects under
+systemd), so a slow or blocked journal cannot hold up a decision. A fault repeating on every frame is logged
+once, then summarised every few seconds.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import logging.handlers
+import queue
+import sys
+import time
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(level: str) -> None:
+    """Route the root logger through a queue to stderr (idempotent)."""
+    root = logging.getLogger()
+    root.setLevel(level)
+    if any(isinstance(h, logging.handlers.QueueHandler) for h in root.handlers):
+        return
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    writer = logging.StreamHandler(sys.stderr)
+    writer.setFormatter(logging.Formatter(_FORMAT))
+    listener = logging.handlers.QueueListener(records, writer)
+    listener.start()
+    atexit.register(listener.stop)  # flushes what is queued before the process exits
+    root.handlers = [logging.handlers.QueueHandler(records)]
+
+
+class Throttle:
+    """Logs the first occurrence of each kind of trouble at once, then one line per `every_s` with a count."""
+
+    def __init__(self, logger: logging.Logger, every_s: float = 10.0) -> None:
+        self.logger = logger
+        self.every_s = every_s
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def error(self, key: str, message: str, *args: object, exc_info: bool = False) -> None:
+        now = time.monotonic()
+        if now - self._last.get(key, float("-inf")) < self.every_s:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return
+        again = self._suppressed.pop(key, 0)
+        suffix = f" (and {again} more like it since the last report)" if again else ""
+        self.logger.error(message + suffix, *args, exc_info=exc_info)
+        self._last[key] = now
