@@ -7,8 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import CCCD_AN, PCCOVID_AN, degrade, on_canvas, qr_image, write_images
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kiosk.app import assemble
+from kiosk.camera.base import Frame
 from kiosk.camera.files import ImageFolderSource
 from kiosk.clock import FakeClock
 from kiosk.config import KioskConfig
@@ -331,3 +334,18 @@ def test_a_loop_failing_on_every_frame_gives_up_with_a_fault(tmp_path: Path, cap
         kiosk.close()
     assert recorder.faults == ["loop"]
     assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1  # throttled, not 50 tracebacks
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=st.binary(min_size=1, max_size=300) | st.text(min_size=1, max_size=200).map(str.encode))
+def test_any_payload_is_recorded_without_its_text_and_never_crashes_the_loop(tmp_path: Path, payload: bytes):
+    recorder = Recorder(tmp_path / "state" / "events.db")
+    loop = loop_with(tmp_path, DeadFeed(live=False), recorder)
+    loop.debouncer = Debouncer(cooldown_s=0)
+    frame = Frame(on_canvas(qr_image(payload, scale=2), at=(10, 10)), 0, 0.0)
+    events = loop.process(frame)
+    assert loop.metrics.handler_errors == 0 and len(events) == 1
+    assert events[0].kind in {"cccd", "pc-covid", "unknown"} and recorder.committed_first == [True]
+    loop.store.close()  # type: ignore[attr-defined]
+    if len(payload) >= 8:
+        assert payload not in (tmp_path / "state" / "events.db").read_bytes()

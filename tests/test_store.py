@@ -138,7 +138,12 @@ while True:
 
 
 def test_no_committed_event_is_lost_when_the_writer_is_killed(tmp_path: Path):
-    """SIGKILL a writer at random points, 12 times: every event it reported committed is in the file."""
+    """SIGKILL a writer at random points, 12 times: every event it reported committed is in the file.
+
+    A killed process leaves the OS page cache intact, so this proves the commit protocol (nothing reported is
+    lost, no sequence number reused), not power-cut durability: that rests on synchronous=FULL, which
+    test_database_is_in_wal_mode_with_full_sync checks.
+    """
     db = tmp_path / "events.db"
     rng = random.Random(7)
     reported: list[str] = []

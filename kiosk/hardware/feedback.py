@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from kiosk.events import Event
@@ -52,22 +52,17 @@ class FeedbackFanout:
         self.outputs = list(outputs)
 
     def signal(self, event: Event) -> None:
-        for output in self.outputs:
-            try:
-                output.signal(event)
-            except Exception:
-                log.exception("feedback %s failed", type(output).__name__)
+        self._each(lambda output: output.signal(event))
 
     def fault(self, reason: str) -> None:
-        for output in self.outputs:
-            try:
-                output.fault(reason)
-            except Exception:
-                log.exception("feedback %s failed", type(output).__name__)
+        self._each(lambda output: output.fault(reason))
 
     def close(self) -> None:
+        self._each(lambda output: output.close())
+
+    def _each(self, call: Callable[[Feedback], None]) -> None:
         for output in self.outputs:
             try:
-                output.close()
+                call(output)
             except Exception:
-                log.exception("feedback %s failed to close", type(output).__name__)
+                log.exception("feedback %s failed", type(output).__name__)
