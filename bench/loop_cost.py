@@ -37,7 +37,7 @@ from kiosk.decode.zbar import ZbarDecoder  # noqa: E402
 from kiosk.decode.zxing import ZxingDecoder  # noqa: E402
 from kiosk.hardware import FeedbackFanout  # noqa: E402
 from kiosk.loop import Gate, ScanLoop  # noqa: E402
-from kiosk.policy import LogOnlyPolicy  # noqa: E402
+from kiosk.policy import log_only  # noqa: E402
 from kiosk.store import EventStore  # noqa: E402
 
 QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
@@ -83,7 +83,7 @@ def make_loop(state: Path) -> tuple[ScanLoop, FrameGrabber, EventStore]:
         chain=DecoderChain([ZxingDecoder(), ZbarDecoder()]),
         debouncer=Debouncer(cooldown_s=3.0),
         keyer=SubjectKeyer(b"benchmark secret, 32 bytes long!"),
-        policy=LogOnlyPolicy(),
+        policy=log_only(),
         store=store,
         feedback=FeedbackFanout([]),
         clock=SystemClock(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +13,19 @@ from kiosk.camera import FrameGrabber, FrameSource
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import CameraConfig, DecodeConfig, FeedbackConfig, KioskConfig
 from kiosk.credentials import SubjectKeyer
+from kiosk.credentials.trust import TrustListError, TrustStore
 from kiosk.debounce import Debouncer
 from kiosk.decode import Decoder, DecoderChain
 from kiosk.errors import KioskError
 from kiosk.hardware import ConsoleFeedback, Feedback, FeedbackFanout
+from kiosk.health_rules import CertificateRules
 from kiosk.loop import Gate, ScanLoop
 from kiosk.metrics import LoopMetrics
-from kiosk.policy import LogOnlyPolicy
+from kiosk.policy import PassageHistory, VenuePolicy
 from kiosk.secrets import load_or_create_secret
+from kiosk.statuslist import StatusList, StatusListError
 from kiosk.store import EventStore
+from kiosk.verifier import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +129,49 @@ def build_gpio(config: FeedbackConfig, *, pin_factory: Any = None) -> Feedback:
         raise HardwareError(f"GPIO outputs cannot start: {exc}; {hint}") from exc
 
 
+def load_trust(path: Path, warn_h: float) -> TrustStore:
+    """The trust list; an empty one (every signature unverifiable, said loudly) if it is missing or broken."""
+    if not path.exists():
+        log.warning("%s: no trust list yet: signed credentials cannot be verified until sync brings one", path)
+        return TrustStore()
+    try:
+        trust = TrustStore.load(path)
+    except TrustListError as exc:
+        log.error("%s; signed credentials cannot be verified until it is replaced", exc)
+        return TrustStore()
+    age = trust.age(datetime.now(UTC))
+    if age is not None and warn_h and age > warn_h * 3600:
+        log.warning("%s: issued %.0f hours ago; sync has not refreshed it", path, age / 3600)
+    return trust
+
+
+def load_status(path: Path) -> StatusList:
+    try:
+        return StatusList.load(path)
+    except StatusListError as exc:
+        log.error("%s; deciding without a status list until it is replaced", exc)
+        return StatusList()
+
+
+def build_policy(
+    config: KioskConfig, trust: TrustStore, status: StatusList, clock: Clock, history: PassageHistory
+) -> VenuePolicy:
+    policy = config.policy
+    return VenuePolicy(
+        mode=policy.mode,
+        denylist=frozenset(policy.denylist),
+        status=status,
+        rules=CertificateRules(policy.vaccination_wait_days, 2, policy.test_max_age_h, policy.recovery_max_days),
+        trust_issued_at=trust.issued_at,
+        trust_max_h=policy.trust_list_max_h,
+        clock_synced=clock.synchronised,
+        anti_passback_s=policy.anti_passback_s,
+        history=history,
+        venue=config.device.venue,
+        direction=config.device.direction,
+    )
+
+
 @dataclass
 class Kiosk:
     """A running kiosk's parts, so the CLI can start, stop and report on them."""
@@ -168,6 +216,8 @@ def assemble(
     chain = build_chain(config.decode)
     keyer = SubjectKeyer(load_or_create_secret(config.secret_path))
     feedback = feedback or build_feedback(config.feedback)
+    trust = load_trust(config.trust_list_path, config.policy.trust_list_warn_h)
+    status = load_status(config.status_list_path)
     store = EventStore(config.database_path)  # last: nothing after it can fail and leave it open
     metrics = LoopMetrics()
     debounce = config.debounce
@@ -181,11 +231,12 @@ def assemble(
             confirm_frames=debounce.confirm_frames,
         ),
         keyer=keyer,
-        policy=LogOnlyPolicy(config.policy.denylist),
+        policy=build_policy(config, trust, status, clock, store),
         store=store,
         feedback=feedback,
         clock=clock,
         gate=Gate(config.device.id, config.device.venue, config.device.direction),
+        verifier=Verifier(trust, clock),
         metrics=metrics,
         stall_s=config.camera.stall_s,
     )

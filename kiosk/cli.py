@@ -10,8 +10,9 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -19,8 +20,12 @@ from kiosk import __version__
 from kiosk.config import KioskConfig, load_config, resolve_config_path
 from kiosk.configerrors import ConfigError
 from kiosk.errors import KioskError
+from kiosk.isotime import parse_iso
 from kiosk.logs import setup_logging
 from kiosk.redact import redact_url
+
+if TYPE_CHECKING:
+    from kiosk.credentials.trust import TrustStore
 
 log = logging.getLogger("kiosk")
 
@@ -107,14 +112,33 @@ def check_config(config_flag: str | None) -> None:
     path, named = resolve_config_path(config_flag)
     config = get_config(config_flag)
     where = str(path) if named or path.exists() else "built-in defaults (no config file)"
+    lists = _check_lists(config)
     camera = config.camera
     click.echo(
         f"config ok: {where}\n"
         f"  device {config.device.id} at venue {config.device.venue} ({config.device.direction})\n"
         f"  camera {redact_url(camera.source)} {camera.width}x{camera.height} @ {camera.fps:g} fps\n"
         f"  decoders {', '.join(config.decode.decoders)}; policy {config.policy.mode}\n"
-        f"  outputs {', '.join(config.feedback.outputs) or 'none'}; state in {config.state_dir}"
+        f"  outputs {', '.join(config.feedback.outputs) or 'none'}; state in {config.state_dir}\n"
+        f"  {lists}"
     )
+
+
+def _check_lists(config: KioskConfig) -> str:
+    """A line about the trust and status lists; exit 2 if a file that exists cannot be used."""
+    from kiosk.credentials.trust import TrustListError, TrustStore
+    from kiosk.statuslist import StatusList, StatusListError
+
+    try:
+        trust = TrustStore.load(config.trust_list_path) if config.trust_list_path.exists() else None
+        status = StatusList.load(config.status_list_path)
+    except (TrustListError, StatusListError) as exc:
+        click.echo(f"config error: {exc}", err=True)
+        sys.exit(2)
+    keys = (
+        "no trust list yet" if trust is None else f"trust list: {sum(len(v) for v in trust.dcc.values())} DCC signers"
+    )
+    return f"{keys}; status list: {len(status.entries)} entries"
 
 
 @cli.command()
@@ -139,6 +163,69 @@ def scan(paths: tuple[str, ...], as_json: bool, decoders: str) -> None:
         else:
             texts = "; ".join(repr(c["text"]) for c in result.codes) or result.error or "no code"
             click.echo(f"{result.file}: {texts} ({result.ms:.1f} ms)")
+
+
+@cli.command()
+@click.option("--text", help="The code's text.")
+@click.option("--text-file", type=click.Path(exists=True, dir_okay=False), help="A file holding the code's text.")
+@click.option("--image", type=click.Path(exists=True, dir_okay=False), help="A picture of the code.")
+@click.option("--trust-list", type=click.Path(exists=True, dir_okay=False), help="Trusted keys (docs/trust-list.md).")
+@click.option("--at", "at", help="Verify as at this ISO 8601 time (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+def verify(
+    text: str | None, text_file: str | None, image: str | None, trust_list: str | None, at: str | None, as_json: bool
+) -> None:
+    """Read and verify one code offline: kind, signature, validity, whose it is. Exits 0 whatever the verdict."""
+    from kiosk.credentials import read_credential
+    from kiosk.credentials.context import VerifyContext
+    from kiosk.verifyreport import verification_report
+
+    if sum(x is not None for x in (text, text_file, image)) != 1:
+        raise click.UsageError("give exactly one of --text, --text-file, --image")
+    ctx = VerifyContext(_trust(trust_list), _when(at))
+    code = text if text is not None else _code_text(text_file, image)
+    report = verification_report(read_credential(code, ctx))
+    if code == "" and image:
+        report["reasons"] = ["no-code-in-image"]
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        verdict = "VALID" if report["valid"] else "NOT VALID"
+        click.echo(f"{report['kind']}: {verdict} {report['checks']} {', '.join(report['reasons'])}")
+        for key, value in report["subject"].items():
+            click.echo(f"  {key}: {value}")
+
+
+def _trust(path: str | None) -> TrustStore:
+    from kiosk.credentials.trust import TrustListError, TrustStore
+
+    try:
+        return TrustStore.load(Path(path)) if path else TrustStore()
+    except TrustListError as exc:
+        raise click.BadParameter(str(exc), param_hint="--trust-list") from None
+
+
+def _when(at: str | None) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        return parse_iso(at)
+    except ValueError:
+        raise click.BadParameter(f"{at!r} is not an ISO 8601 time", param_hint="--at") from None
+
+
+def _code_text(text_file: str | None, image: str | None) -> str:
+    if text_file is not None:
+        return Path(text_file).read_text(encoding="utf-8", errors="replace").rstrip("\r\n")
+    from kiosk.app import build_chain
+    from kiosk.camera.images import load_grey
+    from kiosk.config import DecodeConfig
+
+    grey = load_grey(Path(str(image)))
+    if grey is None:
+        raise click.BadParameter("not a readable image", param_hint="--image")
+    codes = build_chain(DecodeConfig(decoders=["zxing", "pyzbar", "opencv"])).decode(grey, thorough=True).codes
+    return codes[0].text if codes else ""
 
 
 @cli.command()

@@ -111,8 +111,26 @@ class DebounceConfig(Section):
 
 
 class PolicyConfig(Section):
-    mode: Literal["log-only"] = Field("log-only", description="log-only: record and acknowledge every code.")
+    mode: Literal["log-only", "identity", "certificate", "pass"] = Field(
+        "log-only", description="log-only, identity, certificate or pass (see config/kiosk.example.toml)."
+    )
     denylist: list[SubjectKey] = Field([], description="Subject keys that are always refused.")
+    trust_list: Path | None = Field(
+        None, strict=False, description="Trusted keys (default <state_dir>/trust-list.json)."
+    )
+    status_list: Path | None = Field(
+        None, strict=False, description="Flagged subject keys (default <state_dir>/status-list.json)."
+    )
+    trust_list_warn_h: float = Field(24, ge=0, description="Warn when the trust list is older than this (hours).")
+    trust_list_max_h: float = Field(
+        168, ge=0, description="Refuse signed credentials when the trust list is older than this; 0: never."
+    )
+    vaccination_wait_days: float = Field(14, ge=0, le=365, description="Days after the last dose before it counts.")
+    test_max_age_h: float = Field(72, gt=0, le=720, description="Hours a negative test counts after the sample.")
+    recovery_max_days: float = Field(180, gt=0, le=3650, description="Days recovery counts, when undated.")
+    anti_passback_s: float = Field(
+        0, ge=0, le=86400, description="Refuse a second passage in the same direction within this; 0: off."
+    )
 
 
 class IdentityConfig(Section):
@@ -180,6 +198,14 @@ class KioskConfig(Section):
     @property
     def database_path(self) -> Path:
         return self.state_dir / self.store.file
+
+    @property
+    def trust_list_path(self) -> Path:
+        return self.policy.trust_list or self.state_dir / "trust-list.json"
+
+    @property
+    def status_list_path(self) -> Path:
+        return self.policy.status_list or self.state_dir / "status-list.json"
 
     @property
     def secret_path(self) -> Path:

@@ -11,11 +11,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from enum import Enum, auto
+from typing import Literal, Protocol
 
 from kiosk.camera.base import Frame
 from kiosk.clock import Clock
-from kiosk.credentials import Credential, Kind, SubjectKeyer, read_credential
+from kiosk.credentials import Credential, Kind, SubjectKeyer
+from kiosk.credentials.trust import TrustStore
 from kiosk.debounce import Debouncer, payload_digest
 from kiosk.decode import Box, Code, DecoderChain
 from kiosk.errors import KioskError, SourceError, StoreError
@@ -25,11 +28,19 @@ from kiosk.ids import uuid7
 from kiosk.logs import Throttle
 from kiosk.metrics import LoopMetrics
 from kiosk.policy import Policy
+from kiosk.verifier import Verifier
 
 log = logging.getLogger(__name__)
 
 _RECENT_S = 1.0  # an unread symbol seen this recently is worth second attempts at its place
 _MAX_FAILING = 50  # consecutive failing frames after which the loop gives up (and systemd restarts it)
+
+
+class _Failed(Enum):
+    NOT_RECORDED = auto()  # the code was for a passage, but it could not be recorded
+
+
+_NOT_RECORDED = _Failed.NOT_RECORDED
 
 
 class FrameFeed(Protocol):
@@ -70,6 +81,7 @@ class ScanLoop:
         feedback: Feedback,
         clock: Clock,
         gate: Gate,
+        verifier: Verifier | None = None,
         metrics: LoopMetrics | None = None,
         stall_s: float = 5.0,
     ) -> None:
@@ -82,6 +94,7 @@ class ScanLoop:
         self.feedback = feedback
         self.clock = clock
         self.gate = gate
+        self.verifier = verifier or Verifier(TrustStore(), clock)
         self.metrics = metrics or LoopMetrics()
         self.stall_s = stall_s
         self._unread: list[Box] = []  # symbols seen but not read lately: second attempts look there
@@ -132,25 +145,26 @@ class ScanLoop:
         by_digest = {payload_digest(code.digest_source): code for code in result.codes}
         events = []
         for digest in self.debouncer.feed(self.clock.monotonic(), by_digest):
-            event = self._handle_safely(by_digest[digest], frame)
-            if event is None:
-                self.debouncer.retract(digest)  # not recorded: try again on the next frame it is seen in
-            else:
+            try:
+                event = self._handle(by_digest[digest], frame)
+            except Exception:  # one person's code must not cost the others in the same frame their passage
+                self.metrics.handler_errors += 1
+                self._throttle.error("handle", "handling a code failed", exc_info=True)
+                event = _NOT_RECORDED
+            if event is _NOT_RECORDED:
+                self.debouncer.retract(digest)  # try again on the next frame it is seen in
+            elif event is not None:
                 events.append(event)
         return events
 
-    def _handle_safely(self, code: Code, frame: Frame) -> Event | None:
-        try:
-            return self._handle(code, frame)
-        except Exception:  # one person's code must not cost the others in the same frame their passage
-            self.metrics.handler_errors += 1
-            self._throttle.error("handle", "handling a code failed", exc_info=True)
-            return None
-
-    def _handle(self, code: Code, frame: Frame) -> Event | None:
-        credential = self._read(code)
-        subject_key = self.keyer.key(credential.identity) if credential.identity else None
-        decision = self.policy.decide(credential, subject_key)
+    def _handle(self, code: Code, frame: Frame) -> Event | Literal[_Failed.NOT_RECORDED] | None:
+        """The committed event for `code`; None for a part of a multi-part code; _NOT_RECORDED on failure."""
+        now = self.verifier.now()
+        credential = self._read(code, now)
+        if credential.problem == "partial":
+            return None  # one QR of a card split over several: the card is decided when all are in
+        subject_key = credential.subject_key or (self.keyer.key(credential.identity) if credential.identity else None)
+        decision = self.policy.decide(credential, subject_key, now)
         event = self._event(credential, subject_key, decision.outcome, decision.reason, code.decoder, frame)
         try:
             stored = self.store.record(event)
@@ -158,16 +172,16 @@ class ScanLoop:
             self.metrics.store_errors += 1
             self._throttle.error("store", "decision not recorded, gate kept shut: %s", exc)
             self.feedback.fault("store")
-            return None
+            return _NOT_RECORDED
         self.feedback.signal(stored)
         self.metrics.decision(stored.decision, (self.clock.monotonic() - frame.captured) * 1000)
         return stored
 
-    def _read(self, code: Code) -> Credential:
+    def _read(self, code: Code, now: datetime) -> Credential:
         if code.binary:
             return Credential(Kind.UNKNOWN)
         try:
-            return read_credential(code.text)
+            return self.verifier.read(code.text, now)
         except Exception as exc:  # a parser bug must not crash the gate; log the type only, never the text
             self.metrics.handler_errors += 1
             log.error("credential parser failed with %s", type(exc).__name__)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import gc
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -53,6 +55,23 @@ def write_images(folder: Path, frames: list[np.ndarray]) -> Path:
     for i, frame in enumerate(frames):
         cv2.imwrite(str(folder / f"{i:04d}.png"), frame)
     return folder
+
+
+def timed(call: Callable[[], object]) -> tuple[object, float]:
+    """What `call` returns (or raises), and the seconds it took, garbage collection of the tests excluded.
+
+    A full collection of hypothesis's own garbage can take 60 ms on this machine: not the parser's time.
+    """
+    gc.disable()
+    try:
+        started = time.perf_counter()
+        try:
+            outcome: object = call()
+        except Exception as exc:
+            outcome = exc
+        return outcome, time.perf_counter() - started
+    finally:
+        gc.enable()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from conftest import CCCD_AN, PCCOVID_AN, QR_SAMPLES, on_canvas, qr_image, write_images
+from conftest import CCCD_AN, DATA, PCCOVID_AN, QR_SAMPLES, on_canvas, qr_image, write_images
 from test_camera import write_video
 from test_loop import scene
 
@@ -169,3 +169,69 @@ def test_camera_passwords_never_reach_output_or_logs(tmp_path: Path):
     assert checked.returncode == 0
     assert "S3cretPw" not in checked.stdout + checked.stderr and "T0kenValue" not in checked.stdout
     assert "rtsp://admin:***@127.0.0.1:9/live?token=***" in checked.stdout
+
+
+def test_verify_contract_for_a_signed_certificate(tmp_path: Path):
+    from dccmaker import make_hc1, make_signer, trust_json
+
+    signer = make_signer("PS256")
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps(trust_json(signer, with_kid=False)))  # kid computed from the certificate
+    text = make_hc1(signer)
+    result = kiosk("verify", "--text", text, "--trust-list", str(trust), "--at", "2021-07-01T00:00:00Z", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["kind"] == "eu-dcc" and report["valid"] is True
+    assert report["checks"] == {"decode": "ok", "signature": "valid", "expiry": "ok"}
+    assert report["reasons"] == [] and report["subject"]["name"] == "Nguyễn Văn An"
+    later = kiosk("verify", "--text", text, "--trust-list", str(trust), "--at", "2023-01-01T00:00:00+07:00", "--json")
+    assert json.loads(later.stdout)["checks"]["expiry"] == "expired" and later.returncode == 0
+    untrusted = json.loads(kiosk("verify", "--text", text, "--json").stdout)
+    assert untrusted["valid"] is False and untrusted["checks"]["signature"] == "unknown-key"
+
+
+def test_verify_reads_text_files_and_pictures(tmp_path: Path):
+    code = tmp_path / "code.txt"
+    code.write_text(PCCOVID_AN + "\n")
+    report = json.loads(kiosk("verify", "--text-file", str(code), "--json").stdout)
+    assert report["kind"] == "pc-covid" and report["valid"] and report["subject"]["number"] == "********2345"
+    picture = DATA / "vn" / "vaccine-passport-VN-1.3.0.png"
+    report = json.loads(kiosk("verify", "--image", str(picture), "--json", "--at", "2022-06-01T00:00:00Z").stdout)
+    assert (report["kind"], report["checks"]["signature"], report["checks"]["expiry"]) == (
+        "eu-dcc",
+        "unknown-key",
+        "ok",
+    )
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), qr_image("x") * 0 + 255)
+    report = json.loads(kiosk("verify", "--image", str(blank), "--json").stdout)
+    assert (report["kind"], report["valid"], report["reasons"]) == ("unknown", False, ["no-code-in-image"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--text", "a", "--text-file", "/etc/hostname"],
+        ["--text", "a", "--at", "yesterday"],
+        ["--text", "a", "--trust-list", "/nonexistent.json"],
+    ],
+)
+def test_verify_usage_errors_exit_2(args: list[str]):
+    assert kiosk("verify", *args, "--json").returncode == 2
+
+
+def test_verify_a_broken_trust_list_is_a_usage_error(tmp_path: Path):
+    broken = tmp_path / "trust.json"
+    broken.write_text('{"certificates": [{"certificate": "not base64!"}]}')
+    result = kiosk("verify", "--text", "x", "--trust-list", str(broken))
+    assert result.returncode == 2 and "certificates[0]: 'certificate' is not base64" in result.stderr
+
+
+def test_check_config_refuses_a_broken_trust_or_status_list(tmp_path: Path):
+    config = tmp_path / "k.toml"
+    config.write_text(f'state_dir = "{tmp_path}"\n')
+    assert "no trust list yet; status list: 0 entries" in kiosk("check-config", "--config", str(config)).stdout
+    (tmp_path / "status-list.json").write_text('{"entries": [{"subject_key": "abc", "status": "red"}]}')
+    result = kiosk("check-config", "--config", str(config))
+    assert result.returncode == 2 and "entries[0]: needs a subject_key of 32 hex digits" in result.stderr

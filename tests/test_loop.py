@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import json
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CCCD_AN, PCCOVID_AN, degrade, on_canvas, qr_image, write_images
+from conftest import CCCD_AN, DATA, PCCOVID_AN, degrade, on_canvas, qr_image, write_images
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +23,7 @@ from kiosk.errors import KioskError, SourceError, StoreError
 from kiosk.events import Event
 from kiosk.hardware.gpio import GpioFeedback, GpioPins
 from kiosk.loop import Gate, ScanLoop
-from kiosk.policy import LogOnlyPolicy
+from kiosk.policy import log_only
 from kiosk.secrets import load_or_create_secret
 from kiosk.store import EventStore
 
@@ -29,11 +31,11 @@ OTHER = "079203012345||Trần Thị Bích Ngọc|15062003|Nữ|12 Lê Lợi, B�
 BLANK = np.full((480, 640), 130, dtype=np.uint8)
 
 
-def scene(*payloads: str | bytes | None, hold: int = 4) -> list[np.ndarray]:
+def scene(*payloads: str | bytes | None, hold: int = 4, scale: int = 4) -> list[np.ndarray]:
     """Frames of people presenting codes in turn (None: nobody), each for `hold` frames, camera-degraded."""
     frames = []
     for n, payload in enumerate(payloads):
-        view = BLANK if payload is None else on_canvas(qr_image(payload, scale=4), at=(80, 120))
+        view = BLANK if payload is None else on_canvas(qr_image(payload, scale=scale), at=(40, 120))
         frames += [degrade(view, blur=2, noise=4, tilt=0.05, seed=n * 10 + i) for i in range(hold)]
         frames += [BLANK] * 2
     return frames
@@ -135,9 +137,11 @@ def test_accepted_person_opens_the_gate_after_the_commit(tmp_path: Path, mock_fa
         time.sleep(0.01)
     # gpiozero's assert_states_and_times zips, so the length is checked first: it would pass a relay stuck on.
     assert [int(s.state) for s in relay.states] == [0, 1, 0]
-    relay.assert_states_and_times([(0, 0), (0, 1), (1.0, 0)])  # released by itself after relay_hold_s
+    # Released by itself after relay_hold_s; green lit for light_s. (Times are the pin's, so a loaded CI
+    # machine can only make them late, never early.)
+    assert 1.0 <= relay.states[2].timestamp < 1.5
     assert [int(s.state) for s in mock_factory.pin(22).states] == [0, 1, 0]
-    mock_factory.pin(22).assert_states_and_times([(0, 0), (0, 1), (0.2, 0)])  # green for light_s
+    assert 0.2 <= mock_factory.pin(22).states[2].timestamp < 0.7
     assert [int(s.state) for s in mock_factory.pin(18).states] == [0, 1, 0]  # one beep
     kiosk.close()
     assert [int(s.state) for s in relay.states] == [0, 1, 0]  # close adds nothing: already released
@@ -190,12 +194,12 @@ def test_a_failed_commit_is_retried_on_the_next_frame_not_after_the_cooldown(tmp
 
 
 def test_a_parser_crash_is_recorded_as_unknown_and_the_loop_goes_on(tmp_path: Path, monkeypatch):
-    import kiosk.loop
+    import kiosk.verifier
 
     def explode(text: str):
         raise RuntimeError("bug in a parser")
 
-    monkeypatch.setattr(kiosk.loop, "read_credential", explode)
+    monkeypatch.setattr(kiosk.verifier, "read_credential", explode)
     config = config_for(tmp_path)
     recorder = Recorder(config.database_path)
     source = ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN, OTHER)), fps=None)
@@ -291,7 +295,7 @@ def loop_with(tmp_path: Path, frames: object, feedback: Recorder, **kwargs: obje
         chain=build_chain(config.decode),
         debouncer=Debouncer(),
         keyer=SubjectKeyer(b"0123456789abcdef0123456789abcdef"),
-        policy=LogOnlyPolicy(),
+        policy=log_only(),
         store=EventStore(config.database_path),
         feedback=feedback,
         clock=FakeClock(),
@@ -349,3 +353,54 @@ def test_any_payload_is_recorded_without_its_text_and_never_crashes_the_loop(tmp
     loop.store.close()  # type: ignore[attr-defined]
     if len(payload) >= 8:
         assert payload not in (tmp_path / "state" / "events.db").read_bytes()
+
+
+def test_certificate_mode_accepts_a_genuine_certificate_and_refuses_the_rest(tmp_path: Path):
+    from dccmaker import make_hc1, make_signer, trust_json
+
+    signer, forger = make_signer("ES256"), make_signer("ES256")
+    state = tmp_path / "state"
+    state.mkdir()
+    trust = {**trust_json(signer), "issued_at": "2021-06-30T00:00:00Z"}
+    (state / "trust-list.json").write_text(json.dumps(trust))
+    config = config_for(tmp_path).model_copy(
+        update={"policy": KioskConfig().policy.model_copy(update={"mode": "certificate"})}
+    )
+    clock = FakeClock(wall=datetime(2021, 7, 1, tzinfo=UTC).timestamp())
+    recorder = Recorder(config.database_path)
+    frames = scene(make_hc1(signer), make_hc1(forger), CCCD_AN, hold=3)
+    source = ImageFolderSource(write_images(tmp_path / "f", frames), fps=None)
+    run_until_end(assemble(config, source=source, feedback=recorder, clock=clock))
+    assert [(e.kind, e.decision, e.reason) for e in recorder.signalled] == [
+        ("eu-dcc", "ACCEPT", "certificate-ok"),
+        ("eu-dcc", "DENY", "unknown-signer"),
+        ("cccd", "DENY", "certificate-required"),
+    ]
+
+
+def test_a_pi_booted_at_1970_judges_certificates_no_earlier_than_its_trust_list(tmp_path: Path):
+    from dccmaker import T0, make_hc1, make_signer, trust_json
+
+    signer = make_signer("ES256", days=30)
+    state = tmp_path / "state"
+    state.mkdir()
+    issued = T0 + timedelta(days=400)  # the list was issued after this certificate expired
+    (state / "trust-list.json").write_text(json.dumps({**trust_json(signer), "issued_at": issued.isoformat()}))
+    config = config_for(tmp_path).model_copy(
+        update={"policy": KioskConfig().policy.model_copy(update={"mode": "certificate"})}
+    )
+    recorder = Recorder(config.database_path)
+    source = ImageFolderSource(write_images(tmp_path / "f", scene(make_hc1(signer))), fps=None)
+    run_until_end(assemble(config, source=source, feedback=recorder, clock=FakeClock(wall=0.0, synced=False)))
+    assert [(e.decision, e.reason, e.clock_synced) for e in recorder.signalled] == [("DENY", "expired", False)]
+
+
+def test_a_smart_health_card_split_over_three_codes_is_one_passage(tmp_path: Path):
+    parts = [(DATA / "shc" / f"example-02-f-qr-code-numeric-value-{i}.txt").read_text().strip() for i in range(3)]
+    config = config_for(tmp_path)
+    recorder = Recorder(config.database_path)
+    frames = scene(parts[1], parts[0], parts[2], hold=3, scale=2)  # big symbols: version 22
+    run_until_end(
+        assemble(config, source=ImageFolderSource(write_images(tmp_path / "f", frames), fps=None), feedback=recorder)
+    )
+    assert [(e.kind, e.decision) for e in recorder.signalled] == [("shc", "ACCEPT")]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from kiosk.errors import KioskError
 
@@ -32,14 +35,52 @@ class Identity:
 
 
 @dataclass(frozen=True, slots=True)
+class Health:
+    """What a signed credential says about the holder's health, for the venue policy to judge."""
+
+    kind: str  # "vaccination", "test", "recovery" or "declaration"
+    date: datetime | None = None  # vaccination date, test sample time, first positive test, declaration time
+    doses: int | None = None  # vaccination: dose number given (dn)
+    doses_required: int | None = None  # vaccination: doses in the series (sd)
+    negative: bool | None = None  # test: result was "not detected"
+    valid_from: datetime | None = None  # recovery certificate validity (df .. du)
+    valid_until: datetime | None = None
+    status: str | None = None  # declaration pass: "green", "yellow" or "red"
+
+
+@dataclass(frozen=True, slots=True)
 class Credential:
-    """What a parser made of a code: its kind and, for identity codes, whose it is."""
+    """What a parser made of a code: its kind, whose it is, and (signed kinds) what verification found.
+
+    `signature`: "valid", "invalid", "unknown-key" (no trusted key for it) or "none" (an unsigned kind).
+    `expiry`: "ok", "expired", "not-yet-valid" or "none" (no validity period). `reasons` holds stable codes of
+    any further problem (a signing certificate expired or not allowed for this type, a missing field, ...).
+    """
 
     kind: Kind
     identity: Identity | None = None
     name: str | None = None  # in memory only, never stored in clear
     birth_date: str | None = None  # ISO 8601, possibly partial ("1990", "1990-05") or masked
     problem: str | None = None  # stable reason code when the code is of this kind but malformed
+    subject_key: str | None = None  # carried by the code itself (declaration passes); else derived from identity
+    signature: str = "none"
+    expiry: str = "none"
+    issuer: str | None = None  # country or issuer URL of a signed credential
+    expires_at: datetime | None = None
+    health: tuple[Health, ...] = ()
+    reasons: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)  # shown by `kiosk verify`; never stored
+
+    @property
+    def decoded(self) -> bool:
+        return self.kind is not Kind.UNKNOWN and self.problem is None
+
+    @property
+    def valid(self) -> bool:
+        """Decoded, signature valid (or an unsigned kind), within its validity, and no further problem."""
+        return (
+            self.decoded and self.signature in ("valid", "none") and self.expiry in ("ok", "none") and not self.reasons
+        )
 
 
 class CredentialError(KioskError, ValueError):

@@ -95,6 +95,15 @@ class EventStore:
             )
         return cursor.rowcount
 
+    def last_accepted(self, subject_key: str, venue: str) -> tuple[str, float] | None:
+        """(direction, wall time) of the subject's last accepted passage at `venue` recorded here."""
+        row = self._db.execute(
+            "SELECT direction, wall_time FROM events WHERE subject_key = ? AND venue = ? AND decision = 'ACCEPT'"
+            " ORDER BY rowid DESC LIMIT 1",
+            [subject_key, venue],
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
     def integrity_ok(self) -> bool:
         """PRAGMA integrity_check says ok."""
         return [tuple(r) for r in self._db.execute("PRAGMA integrity_check").fetchall()] == [("ok",)]

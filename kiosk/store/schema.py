@@ -37,3 +37,12 @@ def m001_events(db: Database) -> None:
     db.execute("CREATE INDEX events_unsent ON events (boot_id, seq) WHERE sent_at IS NULL")
     # The last sequence number per boot, kept apart from events so that purging sent events never reuses one.
     db.execute("CREATE TABLE boot_sequence (boot_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL)")
+
+
+@migrations()
+def m002_passages_by_subject(db: Database) -> None:
+    # Anti-passback asks for a subject's last accepted passage at a venue on every decision.
+    db.execute(
+        "CREATE INDEX events_subject ON events (subject_key, venue)"
+        " WHERE subject_key IS NOT NULL AND decision = 'ACCEPT'"
+    )

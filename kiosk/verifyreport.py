@@ -1,0 +1,48 @@
+"""What `kiosk verify` prints about a credential: the verdict, each check, and whose it is (ID numbers masked)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.credentials import Credential, Kind
+
+
+def verification_report(credential: Credential) -> dict[str, Any]:
+    reasons = list(credential.reasons)
+    if credential.problem:
+        reasons.insert(0, credential.problem)
+    if credential.kind is Kind.UNKNOWN:
+        reasons.insert(0, "unknown-format")
+    return {
+        "kind": credential.kind.value,
+        "valid": credential.valid,
+        "checks": {
+            "decode": "ok" if credential.decoded else "failed",
+            "signature": credential.signature,
+            "expiry": credential.expiry,
+        },
+        "reasons": reasons,
+        "subject": _subject(credential),
+        "details": dict(credential.details),
+    }
+
+
+def _subject(credential: Credential) -> dict[str, Any]:
+    subject: dict[str, Any] = {}
+    if credential.name:
+        subject["name"] = credential.name
+    if credential.birth_date:
+        subject["birth_date"] = credential.birth_date
+    if credential.identity is not None and credential.identity.doc_type != "DCC-NAME":  # DCC: name and birth date
+        subject["document"] = credential.identity.doc_type
+        subject["number"] = mask(credential.identity.number)
+    if credential.subject_key:
+        subject["subject_key"] = credential.subject_key
+    if credential.issuer:
+        subject["issuer"] = credential.issuer
+    return subject
+
+
+def mask(number: str) -> str:
+    """All but the last four characters hidden: enough to tell two people apart, not to copy an ID number."""
+    return "*" * max(0, len(number) - 4) + number[-4:]
