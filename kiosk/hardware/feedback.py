@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from kiosk.events import Event
+from kiosk.messages import message
 
 log = logging.getLogger("kiosk.decision")
 
@@ -30,12 +31,13 @@ class ConsoleFeedback:
 
     def signal(self, event: Event) -> None:
         log.info(
-            "%s %s kind=%s seq=%d latency=%.1fms",
+            "%s %s kind=%s seq=%d latency=%.1fms: %s",
             event.decision,
             event.reason,
             event.kind,
             event.seq,
             event.latency_ms,
+            message(event.reason, "vi"),
         )
 
     def fault(self, reason: str) -> None:
