@@ -22,12 +22,15 @@ class SecretError(KioskError, ValueError):
     """The secret file exists but cannot be used."""
 
 
-def load_or_create_secret(path: Path) -> bytes:
-    """The secret in `path`, created (0600) if the file does not exist."""
+LOCAL_NOTE = "made a local subject-key secret; keys match other kiosks only after enrolment"
+
+
+def load_or_create_secret(path: Path, *, note: str = LOCAL_NOTE) -> bytes:
+    """The secret in `path`, created (0600, `note` logged) if the file does not exist."""
     try:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
-        return _create(path)
+        return _create(path, note)
     except (OSError, UnicodeDecodeError) as exc:
         raise SecretError(f"{path}: cannot read the subject-key secret: {exc}") from exc
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -41,16 +44,16 @@ def load_or_create_secret(path: Path) -> bytes:
     return secret
 
 
-def _create(path: Path) -> bytes:
+def _create(path: Path, note: str) -> bytes:
     secret = secrets.token_bytes(32)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first: use theirs
-        return load_or_create_secret(path)
+        return load_or_create_secret(path, note=note)
     with os.fdopen(fd, "w", encoding="ascii") as file:
         file.write(secret.hex() + "\n")
         file.flush()
         os.fsync(file.fileno())
-    log.warning("%s: made a local subject-key secret; keys match other kiosks only after enrolment", path)
+    log.warning("%s: %s", path, note)
     return secret

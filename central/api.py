@@ -1,0 +1,177 @@
+"""The HTTP API kiosks talk to (docs/sync-protocol.md). Stateless: any number of processes behind a balancer.
+
+Each request is one transaction. A request the API cannot use is refused with a 4xx that says what was wrong;
+an event is answered as held only after the transaction that stored it has committed.
+
+No `from __future__ import annotations` here: FastAPI reads the route annotations at runtime.
+"""
+
+import gzip
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, update
+from starlette.concurrency import run_in_threadpool
+
+from central import __version__
+from central.devices import TOKEN_TTL, Device, authenticate, challenge, enroll, issue_token
+from central.errors import CentralError, Unauthenticated
+from central.ingest import ingest
+from central.lists import config_document
+from central.models import (
+    MAX_BATCH,
+    ChallengeRequest,
+    EnrollRequest,
+    Heartbeat,
+    TokenRequest,
+    UploadAnswer,
+    UploadRequest,
+)
+from central.schema import devices
+from central.timeutil import utcnow
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a batch of 500 events is about 200 KiB of JSON
+
+
+class PayloadTooLarge(CentralError):
+    status = 413
+
+
+def create_app(engine: Engine, secret: bytes, *, clock: Callable[[], datetime] = utcnow) -> FastAPI:
+    app = FastAPI(title="kiosk-central", version=__version__, summary="Gate kiosks sync here (docs/sync-protocol.md)")
+    deps = _Deps(engine, clock)
+
+    @app.exception_handler(CentralError)
+    async def refused(_: Request, exc: CentralError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.get("/healthz")
+    def health(conn: Annotated[Connection, Depends(deps.transaction)]) -> dict[str, Any]:
+        conn.exec_driver_sql("SELECT 1")
+        return {"ok": True, "version": __version__, "database": engine.dialect.name}
+
+    _enrolment_routes(app, deps, secret)
+    _sync_routes(app, deps)
+    return app
+
+
+class _Deps:
+    """What the routes share: one transaction per request, and the device a bearer token belongs to."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def device(self, conn: Connection, authorization: str | None) -> Device:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise Unauthenticated("missing bearer token: authenticate at /api/v1/auth/token")
+        return authenticate(conn, authorization.removeprefix("Bearer ").strip(), self.clock())
+
+
+def _enrolment_routes(app: FastAPI, deps: _Deps, secret: bytes) -> None:
+    Tx = Annotated[Connection, Depends(deps.transaction)]
+
+    @app.post("/api/v1/enroll", status_code=201)
+    def enroll_device(body: EnrollRequest, conn: Tx) -> dict[str, Any]:
+        now = deps.clock()
+        enrolled = enroll(conn, body.code, body.public_key, body.name, now)
+        config, _ = config_document(conn, enrolled.id, enrolled.venue_id, now)
+        return {"device_id": enrolled.id, "venue": enrolled.venue, "subject_key_secret": secret.hex(), "config": config}
+
+    @app.post("/api/v1/auth/challenge")
+    def auth_challenge(body: ChallengeRequest, conn: Tx) -> dict[str, Any]:
+        return {"nonce": challenge(conn, body.device_id, deps.clock()), "expires_in": 60}
+
+    @app.post("/api/v1/auth/token")
+    def auth_token(body: TokenRequest, conn: Tx) -> dict[str, Any]:
+        token = issue_token(conn, body.device_id, body.nonce, body.signature, deps.clock())
+        return {"token": token, "expires_in": int(TOKEN_TTL.total_seconds())}
+
+
+def _sync_routes(app: FastAPI, deps: _Deps) -> None:
+    Tx = Annotated[Connection, Depends(deps.transaction)]
+
+    def sender(conn: Tx, authorization: Annotated[str | None, Header()] = None) -> Device:
+        return deps.device(conn, authorization)
+
+    @app.post(
+        "/api/v1/events",
+        openapi_extra={"requestBody": {"content": {"application/json": {"schema": UploadRequest.model_json_schema()}}}},
+        responses={413: {"description": "more than 500 events or 2 MiB"}, 422: {"description": "malformed events"}},
+    )
+    async def upload(request: Request) -> UploadAnswer:
+        body = _upload_body(await request.body(), request.headers.get("content-encoding", ""))
+        return await run_in_threadpool(store_upload, request.headers.get("authorization"), body)
+
+    def store_upload(authorization: str | None, body: UploadRequest) -> UploadAnswer:
+        with deps.engine.begin() as conn:
+            device = deps.device(conn, authorization)
+            now = deps.clock()
+            held = ingest(conn, device, body.device_time, body.events, now)
+        return UploadAnswer(held=held, server_time=now.isoformat())
+
+    @app.get("/api/v1/config", responses={304: {"description": "unchanged since the ETag given"}})
+    def config(
+        conn: Tx, device: Annotated[Device, Depends(sender)], if_none_match: Annotated[str | None, Header()] = None
+    ) -> Response:
+        document, version = config_document(conn, device.id, device.venue_id, deps.clock())
+        etag = f'"{version}"'
+        if if_none_match and etag in [v.strip() for v in if_none_match.split(",")]:
+            return Response(status_code=304, headers={"ETag": etag})
+        return JSONResponse(document, headers={"ETag": etag})
+
+    @app.post("/api/v1/heartbeat", status_code=204)
+    def heartbeat(body: Heartbeat, conn: Tx, device: Annotated[Device, Depends(sender)]) -> Response:
+        now = deps.clock()
+        conn.execute(
+            update(devices)
+            .where(devices.c.id == device.id)
+            .values(last_seen_at=now, last_heartbeat={**body.model_dump(), "received_at": now.isoformat()})
+        )
+        return Response(status_code=204)
+
+
+def _upload_body(raw: bytes, encoding: str) -> UploadRequest:
+    if encoding.strip().lower() == "gzip":
+        raw = _gunzip(raw)
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"upload larger than {MAX_UPLOAD_BYTES} bytes: send at most {MAX_BATCH} events")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise CentralError("body is not JSON") from None
+    if isinstance(data, dict) and isinstance(data.get("events"), list) and len(data["events"]) > MAX_BATCH:
+        raise PayloadTooLarge(f"more than {MAX_BATCH} events in one batch")
+    try:
+        return UploadRequest.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedUpload(exc) from None
+
+
+def _gunzip(raw: bytes) -> bytes:
+    try:
+        inflater = zlib.decompressobj(wbits=31)
+        data = inflater.decompress(raw, MAX_UPLOAD_BYTES + 1)
+    except (zlib.error, gzip.BadGzipFile):
+        raise CentralError("Content-Encoding says gzip but the body is not gzip") from None
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"upload inflates to more than {MAX_UPLOAD_BYTES} bytes")
+    return data
+
+
+class MalformedUpload(CentralError):
+    status = 422
+
+    def __init__(self, exc: ValidationError) -> None:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
+        super().__init__("; ".join(problems))

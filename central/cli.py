@@ -1,0 +1,306 @@
+"""`kiosk-central`: serve the API and administer units, venues, devices, events and lists.
+
+The database comes from --db or $KIOSK_CENTRAL_DB (sqlite:///file.db or postgresql://user:pass@host/db).
+Exit codes: 0 done, 1 refused (the message says why), 2 usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from sqlalchemy import Connection, Engine, select
+
+from central import __version__
+from central.categories import CATEGORIES
+from central.db import connect, resolve_url
+from central.errors import CentralError
+from central.secret import load_secret, secret_path
+from central.timeutil import utcnow
+
+
+def main() -> None:
+    cli(prog_name="kiosk-central")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="kiosk-central")
+@click.option("--db", "db_url", help="Database URL (default: $KIOSK_CENTRAL_DB, else sqlite:///kiosk-central.db).")
+@click.option(
+    "--secret-file", help="Subject-key secret (default: $KIOSK_CENTRAL_SECRET_FILE, else ./kiosk-central.secret)."
+)
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None, secret_file: str | None) -> None:
+    """The central server of the gate kiosks."""
+    ctx.obj = {"url": resolve_url(db_url), "secret": secret_path(secret_file)}
+
+
+def engine_of(ctx: click.Context) -> Engine:
+    if "engine" not in ctx.obj:
+        try:
+            ctx.obj["engine"] = connect(ctx.obj["url"])
+        except Exception as exc:  # a wrong URL, a server down, a bad password: say which
+            fail(f"cannot open the database {_redacted(ctx.obj['url'])}: {type(exc).__name__}: {exc}")
+    engine: Engine = ctx.obj["engine"]
+    return engine
+
+
+@contextmanager
+def transaction(ctx: click.Context) -> Iterator[Connection]:
+    try:
+        with engine_of(ctx).begin() as conn:
+            yield conn
+    except CentralError as exc:
+        fail(str(exc))
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"kiosk-central: {message}", err=True)
+    sys.exit(1)
+
+
+def _redacted(url: str) -> str:
+    from kiosk.redact import redact_url
+
+    return redact_url(url)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Processes (PostgreSQL only).")
+@click.option("--retention-days", type=click.IntRange(1, 3650), help="Remove events received longer ago than this.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int, retention_days: int | None) -> None:
+    """Serve the API until interrupted."""
+    from central.server import run
+
+    engine_of(ctx)  # migrate once, before any worker starts
+    run(ctx.obj["url"], ctx.obj["secret"], host, port, workers, retention_days)
+
+
+@cli.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Bring the database schema up to date (serve does this too)."""
+    engine_of(ctx)
+    click.echo("schema up to date")
+
+
+@cli.group()
+def unit() -> None:
+    """Administrative units: a tree of any depth (province > commune, or with districts)."""
+
+
+@unit.command("add")
+@click.argument("code")
+@click.argument("name")
+@click.option("--parent", help="Code of the unit above this one.")
+@click.pass_context
+def unit_add(ctx: click.Context, code: str, name: str, parent: str | None) -> None:
+    from central.admin import add_unit
+
+    with transaction(ctx) as conn:
+        add_unit(conn, code, name, parent, utcnow())
+    click.echo(f"unit {code} added")
+
+
+@cli.group()
+def venue() -> None:
+    """Venues: the places with gates."""
+
+
+@venue.command("add")
+@click.argument("code")
+@click.argument("name")
+@click.option("--unit", "unit_code", required=True, help="Code of the administrative unit.")
+@click.option("--category", required=True, type=click.Choice(list(CATEGORIES)), help="Kind of venue (2278/BTTTT).")
+@click.pass_context
+def venue_add(ctx: click.Context, code: str, name: str, unit_code: str, category: str) -> None:
+    from central.admin import add_venue
+
+    with transaction(ctx) as conn:
+        add_venue(conn, code, name, unit_code, category, utcnow())
+    click.echo(f"venue {code} added")
+
+
+@cli.command("enroll-code")
+@click.option("--venue", "venue_code", required=True)
+@click.pass_context
+def enroll_code(ctx: click.Context, venue_code: str) -> None:
+    """Make a one-time enrolment code for a kiosk at VENUE (printed as the last line; valid 24 hours)."""
+    from central.admin import make_enroll_code
+
+    with transaction(ctx) as conn:
+        code = make_enroll_code(conn, venue_code, utcnow())
+    click.echo(f"enrolment code for {venue_code}, valid 24 hours, usable once:")
+    click.echo(code)
+
+
+@cli.group()
+def device() -> None:
+    """Enrolled kiosks."""
+
+
+@device.command("list")
+@click.pass_context
+def device_list(ctx: click.Context) -> None:
+    from central.schema import devices, venues
+
+    with transaction(ctx) as conn:
+        rows = conn.execute(
+            select(devices.c.id, venues.c.code, devices.c.last_seen_at, devices.c.revoked_at).join(
+                venues, venues.c.id == devices.c.venue_id
+            )
+        ).all()
+    for row in rows:
+        state = "revoked" if row.revoked_at else f"last seen {row.last_seen_at or 'never'}"
+        click.echo(f"{row.id}  {row.code}  {state}")
+
+
+@device.command("revoke")
+@click.argument("device_id")
+@click.pass_context
+def device_revoke(ctx: click.Context, device_id: str) -> None:
+    from central.admin import revoke_device
+
+    with transaction(ctx) as conn:
+        revoke_device(conn, device_id, utcnow())
+    click.echo(f"device {device_id} revoked")
+
+
+@cli.group()
+def events() -> None:
+    """Events in and out as JSON Lines."""
+
+
+@events.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.option("--venue", "venue_code")
+@click.pass_context
+def events_export(ctx: click.Context, fmt: str, venue_code: str | None) -> None:
+    from central.eventsio import export_events
+
+    with transaction(ctx) as conn:
+        for event in export_events(conn, venue_code):
+            click.echo(json.dumps(event, ensure_ascii=False))
+
+
+@events.command("import")
+@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.pass_context
+def events_import(ctx: click.Context, path: Any) -> None:
+    from central.eventsio import import_events
+
+    with transaction(ctx) as conn:
+        read, added = import_events(conn, path, utcnow())
+    click.echo(f"{read} events read, {added} added, {read - added} held already")
+
+
+@cli.group()
+def status() -> None:
+    """The status list kiosks follow: red subjects are refused, yellow ones go to the guard."""
+
+
+@status.command("set")
+@click.option("--subject-key", help="The subject key (32 hex).")
+@click.option("--identity", help="Or a 12-digit ID (9-digit old ID) number, turned into its subject key here.")
+@click.option("--status", "state", type=click.Choice(["red", "yellow"]), required=True)
+@click.option("--until", help="ISO 8601 end of the flag (default: until cleared).")
+@click.pass_context
+def status_set(
+    ctx: click.Context, subject_key: str | None, identity: str | None, state: str, until: str | None
+) -> None:
+    from central.lists import set_status
+    from kiosk.isotime import parse_iso
+
+    key = _subject_key(ctx, subject_key, identity)
+    try:
+        end = parse_iso(until) if until else None
+    except ValueError:
+        raise click.BadParameter(f"{until!r} is not an ISO 8601 time", param_hint="--until") from None
+    with transaction(ctx) as conn:
+        set_status(conn, key, state, end, utcnow())
+    click.echo(f"{key} {state}" + (f" until {end.isoformat()}" if end else ""))
+
+
+def _subject_key(ctx: click.Context, subject_key: str | None, identity: str | None) -> str:
+    from kiosk.credentials import SubjectKeyer
+    from kiosk.credentials.base import Identity
+    from kiosk.credentials.fields import identity_for_number
+
+    if (subject_key is None) == (identity is None):
+        raise click.UsageError("give exactly one of --subject-key, --identity")
+    if subject_key is not None:
+        return subject_key.lower()
+    known = identity_for_number(str(identity).strip())
+    if known is None:
+        raise click.BadParameter("not a 12-digit ID or 9-digit old ID number", param_hint="--identity")
+    return SubjectKeyer(load_secret(ctx.obj["secret"])).key(Identity(*known))
+
+
+@status.command("clear")
+@click.argument("subject_key")
+@click.pass_context
+def status_clear(ctx: click.Context, subject_key: str) -> None:
+    from central.lists import clear_status
+
+    with transaction(ctx) as conn:
+        found = clear_status(conn, subject_key.lower())
+    click.echo("cleared" if found else "not on the list")
+
+
+@status.command("list")
+@click.pass_context
+def status_list_command(ctx: click.Context) -> None:
+    from central.lists import status_list
+
+    with transaction(ctx) as conn:
+        click.echo(json.dumps(status_list(conn, utcnow()), indent=1))
+
+
+@cli.group()
+def trust() -> None:
+    """The trust list kiosks verify signed credentials with (docs/trust-list.md)."""
+
+
+@trust.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def trust_import(ctx: click.Context, path: str) -> None:
+    from central.lists import import_trust
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        fail(f"{path}: not JSON: {exc}")
+    with transaction(ctx) as conn:
+        count = import_trust(conn, data, utcnow())
+    click.echo(f"{count} trust entries added")
+
+
+@trust.command("list")
+@click.pass_context
+def trust_list_command(ctx: click.Context) -> None:
+    from central.lists import trust_list
+
+    with transaction(ctx) as conn:
+        click.echo(json.dumps(trust_list(conn), indent=1))
+
+
+@cli.command()
+@click.option("--output", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
+def openapi(output: str | None) -> None:
+    """The API's OpenAPI document (committed as central/openapi.json)."""
+    from central.openapi import document
+
+    text = json.dumps(document(), indent=1, ensure_ascii=False) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)

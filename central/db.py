@@ -1,0 +1,48 @@
+"""Connecting to the central database: SQLite (the embedded default) or PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic.command import upgrade
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+
+DEFAULT_URL = "sqlite:///kiosk-central.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def resolve_url(flag: str | None) -> str:
+    """--db, else $KIOSK_CENTRAL_DB, else a SQLite file in the current directory."""
+    url = flag or os.environ.get("KIOSK_CENTRAL_DB") or DEFAULT_URL
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")  # psycopg 3, not psycopg2
+    return url
+
+
+def connect(url: str) -> Engine:
+    """An engine for `url`, migrated to the latest schema."""
+    engine = create_engine(url, pool_pre_ping=True, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    migrate(engine)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        upgrade(config, "head")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # "held" is answered after the commit: it must survive a power cut
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()

@@ -1,0 +1,87 @@
+"""Event ingest: bulk insert, exactly once, with each event's time corrected for the device's clock.
+
+Both dialects take the same path: claim the ids in `event_keys` (ON CONFLICT DO NOTHING, RETURNING the new
+ones), insert only those into `events`. Every id of the batch is then held, new or not, and that is the answer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from central.devices import Device
+from central.models import DeviceTime, EventIn
+from central.schema import devices, event_keys, events
+
+
+def ingest(conn: Connection, device: Device, clock: DeviceTime, batch: list[EventIn], now: datetime) -> list[str]:
+    """Insert the new events of `batch`; return the ids of all of them (now held by the server)."""
+    offset = now.timestamp() - clock.wall
+    conn.execute(update(devices).where(devices.c.id == device.id).values(last_seen_at=now, clock_offset_s=offset))
+    ids = list(dict.fromkeys(e.event_id for e in batch))
+    if not ids:
+        return []
+    day = now.date()
+    new = set(claim_ids(conn, ids, day))
+    rows = [_row(e, device, clock, offset, now) for e in batch if e.event_id in new]
+    if rows:
+        conn.execute(events.insert(), _unique(rows))
+    return ids
+
+
+def claim_ids(conn: Connection, ids: list[str], day: Any) -> list[str]:
+    """Record `ids` as held; returns those that were not held before."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(event_keys).on_conflict_do_nothing(index_elements=["event_id"]).returning(event_keys.c.event_id)
+    return [row[0] for row in conn.execute(statement, [{"event_id": i, "received_day": day} for i in ids])]
+
+
+def _row(event: EventIn, device: Device, clock: DeviceTime, offset: float, now: datetime) -> dict[str, Any]:
+    time, synced = corrected_time(event, clock, offset, now)
+    return {
+        "event_id": event.event_id,
+        "received_day": now.date(),
+        "device_id": device.id,
+        "venue_id": device.venue_id,
+        "boot_id": event.boot_id,
+        "seq": event.seq,
+        "wall_time": event.wall_time,
+        "mono_time": event.mono_time,
+        "time": time,
+        "time_synced": synced,
+        "received_at": now,
+        "direction": event.direction,
+        "kind": event.kind,
+        "subject_key": event.subject_key,
+        "decision": event.decision,
+        "reason": event.reason,
+        "decoder": event.decoder,
+        "latency_ms": event.latency_ms,
+    }
+
+
+def corrected_time(event: EventIn, clock: DeviceTime, offset: float, now: datetime) -> tuple[datetime, bool]:
+    """The event's best time: its own if the device clock was synchronised; else from the monotonic clock of
+    the same boot (exact); else its wall time shifted by the device's present offset (approximate)."""
+    if event.clock_synced:
+        return _at(event.wall_time, now), True
+    if event.boot_id == clock.boot_id:
+        return now - timedelta(seconds=max(0.0, clock.mono - event.mono_time)), True
+    return _at(event.wall_time + offset, now), False
+
+
+def _at(epoch: float, fallback: datetime) -> datetime:
+    try:
+        return datetime.fromtimestamp(epoch, UTC)
+    except (OverflowError, OSError, ValueError):
+        return fallback
+
+
+def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        seen.setdefault(row["event_id"], row)
+    return list(seen.values())

@@ -1,0 +1,85 @@
+"""The API's request and answer bodies. Strict: a malformed request is refused with 422 and what was wrong."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+MAX_BATCH = 500
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+Finite = Annotated[float, AfterValidator(_finite)]
+EventId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+Short = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnrollRequest(Body):
+    code: Annotated[str, Field(min_length=4, max_length=64)]
+    public_key: Annotated[str, Field(min_length=40, max_length=64)]
+    name: Annotated[str, Field(max_length=128)] | None = None
+
+
+class ChallengeRequest(Body):
+    device_id: Short
+
+
+class TokenRequest(Body):
+    device_id: Short
+    nonce: Annotated[str, Field(min_length=8, max_length=64)]
+    signature: Annotated[str, Field(min_length=8, max_length=128)]
+
+
+class DeviceTime(Body):
+    wall: Finite
+    mono: Finite
+    boot_id: Short
+    synced: bool
+
+
+class EventIn(Body):
+    event_id: EventId
+    boot_id: Short
+    seq: Annotated[int, Field(ge=1, le=2**62)]
+    wall_time: Finite
+    mono_time: Finite
+    clock_synced: bool
+    direction: Literal["in", "out"]
+    kind: Annotated[str, Field(pattern=r"^[a-z-]{1,16}$")]
+    subject_key: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None
+    decision: Literal["ACCEPT", "DENY", "REVIEW"]
+    reason: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,48}$")]
+    decoder: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,16}$")]
+    latency_ms: Annotated[Finite, Field(ge=0)]
+    # What the kiosk keeps that the centre has no use for is allowed and ignored (device_id, venue, sent_at).
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class UploadRequest(Body):
+    device_time: DeviceTime
+    events: Annotated[list[EventIn], Field(max_length=MAX_BATCH)]
+
+
+class UploadAnswer(BaseModel):
+    held: list[str]
+    server_time: str
+
+
+class Heartbeat(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    backlog: Annotated[int, Field(ge=0)]
+    oldest_unsent_age_s: Finite | None = None
+    quarantined: Annotated[int, Field(ge=0)] = 0
+    clock_synced: bool | None = None
+    version: Annotated[str, Field(max_length=32)] | None = None

@@ -1,0 +1,152 @@
+"""The central database's tables (SQLAlchemy Core). Changed only together with a migration in migrations/.
+
+Events are designed for scale: on PostgreSQL `events` is partitioned by the day the server received them, so
+retention is a partition drop; `event_keys` (one narrow row per event, not partitioned) is what makes an event
+id unique across partitions, so a batch re-sent on another day is still recognised.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+TZ = DateTime(timezone=True)
+
+units = Table(
+    "units",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("parent_id", Integer, ForeignKey("units.id"), nullable=True, index=True),
+    Column("created_at", TZ, nullable=False),
+)
+
+venues = Table(
+    "venues",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=False, index=True),
+    Column("category", String(32), nullable=False),
+    Column("policy", JSON, nullable=True),  # overrides of the kiosk policy for this venue (mode, rules)
+    Column("created_at", TZ, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("venue_id", Integer, ForeignKey("venues.id"), nullable=False, index=True),
+    Column("name", Text, nullable=True),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("enrolled_at", TZ, nullable=False),
+    Column("revoked_at", TZ, nullable=True),
+    Column("last_seen_at", TZ, nullable=True),
+    Column("last_heartbeat", JSON, nullable=True),
+    Column("clock_offset_s", Float, nullable=True),
+)
+
+enroll_codes = Table(
+    "enroll_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("venue_id", Integer, ForeignKey("venues.id"), nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("expires_at", TZ, nullable=False),
+    Column("used_at", TZ, nullable=True),
+    Column("device_id", String(64), nullable=True),
+)
+
+auth_nonces = Table(
+    "auth_nonces",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("device_id", String(64), nullable=False),
+    Column("expires_at", TZ, nullable=False),
+    Column("used_at", TZ, nullable=True),
+)
+
+auth_tokens = Table(
+    "auth_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("device_id", String(64), nullable=False, index=True),
+    Column("expires_at", TZ, nullable=False),
+)
+
+event_keys = Table(
+    "event_keys",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("received_day", Date, nullable=False, index=True),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", String(36), nullable=False),
+    Column("received_day", Date, nullable=False),
+    Column("device_id", String(64), nullable=True),
+    Column("venue_id", Integer, nullable=False),
+    Column("boot_id", String(64), nullable=True),
+    Column("seq", Integer, nullable=True),
+    Column("wall_time", Float, nullable=True),
+    Column("mono_time", Float, nullable=True),
+    Column("time", TZ, nullable=False),  # corrected time
+    Column("time_synced", Boolean, nullable=False),
+    Column("received_at", TZ, nullable=False),
+    Column("direction", String(3), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("subject_key", String(32), nullable=True),
+    Column("decision", String(6), nullable=False),
+    Column("reason", String(48), nullable=False),
+    Column("decoder", String(16), nullable=True),
+    Column("latency_ms", Float, nullable=True),
+    PrimaryKeyConstraint("event_id", "received_day"),
+    Index("events_subject_time", "subject_key", "time"),
+    Index("events_venue_time", "venue_id", "time"),
+    postgresql_partition_by="RANGE (received_day)",
+)
+
+status_entries = Table(
+    "status_entries",
+    metadata,
+    Column("subject_key", String(32), primary_key=True),
+    Column("status", String(6), nullable=False),
+    Column("until", TZ, nullable=True),
+    Column("updated_at", TZ, nullable=False),
+)
+
+trust_entries = Table(
+    "trust_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("section", String(16), nullable=False),  # certificates, shc_issuers, csca, pass_keys
+    Column("entry", JSON, nullable=False),  # as in docs/trust-list.md
+    Column("added_at", TZ, nullable=False),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

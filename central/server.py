@@ -1,0 +1,31 @@
+"""Serving the API with uvicorn, one or several worker processes (each builds its app from the environment)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from central.api import create_app
+from central.db import connect, resolve_url
+from central.maintenance import Maintenance
+from central.secret import load_secret, secret_path
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker: database and secret from $KIOSK_CENTRAL_DB and $KIOSK_CENTRAL_SECRET_FILE."""
+    engine = connect(resolve_url(None))
+    retention = os.environ.get("KIOSK_CENTRAL_RETENTION_DAYS")
+    Maintenance(engine, int(retention) if retention else None).start()
+    return create_app(engine, load_secret(secret_path(None)))
+
+
+def run(url: str, secret: Path, host: str, port: int, workers: int = 1, retention_days: int | None = None) -> None:
+    load_secret(secret)  # made now, once, not by racing workers
+    os.environ["KIOSK_CENTRAL_DB"] = url
+    os.environ["KIOSK_CENTRAL_SECRET_FILE"] = str(secret)
+    if retention_days:
+        os.environ["KIOSK_CENTRAL_RETENTION_DAYS"] = str(retention_days)
+    uvicorn.run("central.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
