@@ -3,173 +3,33 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from kiosk import __version__
+from kiosk.builders import build_chain, build_feedback, build_policy, build_source, load_status, load_trust
 from kiosk.camera import FrameGrabber, FrameSource
 from kiosk.clock import Clock, SystemClock
-from kiosk.config import CameraConfig, DecodeConfig, FeedbackConfig, KioskConfig
+from kiosk.config import KioskConfig, PolicyConfig
 from kiosk.credentials import SubjectKeyer
-from kiosk.credentials.trust import TrustListError, TrustStore
 from kiosk.debounce import Debouncer
-from kiosk.decode import Decoder, DecoderChain
-from kiosk.errors import KioskError
-from kiosk.hardware import ConsoleFeedback, Feedback, FeedbackFanout
-from kiosk.health_rules import CertificateRules
+from kiosk.hardware import Feedback
 from kiosk.loop import Gate, ScanLoop
 from kiosk.metrics import LoopMetrics
-from kiosk.policy import PassageHistory, VenuePolicy
 from kiosk.secrets import load_or_create_secret
-from kiosk.statuslist import StatusList, StatusListError
 from kiosk.store import EventStore
+from kiosk.sync.client import CentralClient
+from kiosk.sync.configsync import load_policy_overrides
+from kiosk.sync.identity import Enrolment, load_enrolment, load_key
+from kiosk.sync.worker import SyncTimers, SyncWorker
 from kiosk.verifier import Verifier
 
 log = logging.getLogger(__name__)
-
-
-class HardwareError(KioskError, RuntimeError):
-    """A configured output or decoder cannot be used on this machine."""
-
-
-def build_source(spec: str, camera: CameraConfig) -> FrameSource:
-    """The frame source named by `spec`: picamera2, a device, a stream URL, a video file or an image folder."""
-    from kiosk.camera.files import ImageFolderSource, VideoFileSource
-    from kiosk.camera.opencv import OpenCVSource
-    from kiosk.camera.picamera import PicameraSource
-
-    if spec == "picamera2":
-        return PicameraSource(width=camera.width, height=camera.height, fps=camera.fps)
-    if spec.isdigit() or spec.startswith("/dev/") or "://" in spec:
-        return OpenCVSource(spec, width=camera.width, height=camera.height, fps=camera.fps)
-    path = Path(spec)
-    if path.is_dir():
-        return ImageFolderSource(path, fps=camera.fps, loop=camera.loop)
-    return VideoFileSource(path, fps=None, loop=camera.loop)
-
-
-def build_decoder(name: str) -> Decoder:
-    if name == "zxing":
-        from kiosk.decode.zxing import ZxingDecoder
-
-        return ZxingDecoder()
-    if name == "pyzbar":
-        try:
-            from kiosk.decode.zbar import ZbarDecoder
-        except ImportError as exc:
-            raise HardwareError(f"pyzbar cannot load libzbar ({exc}): apt install libzbar0") from exc
-        return ZbarDecoder()
-    from kiosk.decode.opencv import OpenCVDecoder
-
-    return OpenCVDecoder()
-
-
-def build_chain(decode: DecodeConfig) -> DecoderChain:
-    roi = (decode.roi.x, decode.roi.y, decode.roi.width, decode.roi.height) if decode.roi else None
-    return DecoderChain(
-        [build_decoder(n) for n in decode.decoders],
-        roi=roi,
-        downscale=decode.downscale,
-        retry=decode.retry,
-        budget_ms=decode.budget_ms,
-    )
-
-
-def build_pin_factory(name: str) -> Any:
-    """A gpiozero pin factory by name; None lets gpiozero choose ("auto")."""
-    if name == "auto":
-        return None
-    from gpiozero.exc import BadPinFactory
-
-    modules = {
-        "mock": ("gpiozero.pins.mock", "MockFactory"),
-        "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),
-        "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory"),
-        "pigpio": ("gpiozero.pins.pigpio", "PiGPIOFactory"),
-        "native": ("gpiozero.pins.native", "NativeFactory"),
-    }
-    module, cls = modules[name]
-    try:
-        return getattr(__import__(module, fromlist=[cls]), cls)()
-    except (ImportError, BadPinFactory, OSError, RuntimeError) as exc:
-        raise HardwareError(f"GPIO pin factory {name!r} cannot start here: {exc}") from exc
-
-
-def build_feedback(config: FeedbackConfig, *, pin_factory: Any = None) -> Feedback:
-    outputs: list[Feedback] = []
-    if "console" in config.outputs:
-        outputs.append(ConsoleFeedback())
-    if "gpio" in config.outputs:
-        outputs.append(build_gpio(config, pin_factory=pin_factory))
-    return FeedbackFanout(outputs)
-
-
-def build_gpio(config: FeedbackConfig, *, pin_factory: Any = None) -> Feedback:
-    from gpiozero.exc import GPIOZeroError
-
-    from kiosk.hardware.gpio import GpioFeedback, GpioPins
-
-    gpio = config.gpio
-    factory = pin_factory if pin_factory is not None else build_pin_factory(gpio.pin_factory)
-    pins = GpioPins(
-        gpio.green_led,
-        gpio.red_led,
-        gpio.buzzer,
-        gpio.relay,
-        gpio.relay_active_high,
-        gpio.relay_hold_s,
-        gpio.light_s,
-    )
-    try:
-        return GpioFeedback(pins, pin_factory=factory)
-    except GPIOZeroError as exc:
-        hint = 'set feedback.gpio.pin_factory = "mock" to run without GPIO'
-        raise HardwareError(f"GPIO outputs cannot start: {exc}; {hint}") from exc
-
-
-def load_trust(path: Path, warn_h: float) -> TrustStore:
-    """The trust list; an empty one (every signature unverifiable, said loudly) if it is missing or broken."""
-    if not path.exists():
-        log.warning("%s: no trust list yet: signed credentials cannot be verified until sync brings one", path)
-        return TrustStore()
-    try:
-        trust = TrustStore.load(path)
-    except TrustListError as exc:
-        log.error("%s; signed credentials cannot be verified until it is replaced", exc)
-        return TrustStore()
-    age = trust.age(datetime.now(UTC))
-    if age is not None and warn_h and age > warn_h * 3600:
-        log.warning("%s: issued %.0f hours ago; sync has not refreshed it", path, age / 3600)
-    return trust
-
-
-def load_status(path: Path) -> StatusList:
-    try:
-        return StatusList.load(path)
-    except StatusListError as exc:
-        log.error("%s; deciding without a status list until it is replaced", exc)
-        return StatusList()
-
-
-def build_policy(
-    config: KioskConfig, trust: TrustStore, status: StatusList, clock: Clock, history: PassageHistory
-) -> VenuePolicy:
-    policy = config.policy
-    return VenuePolicy(
-        mode=policy.mode,
-        denylist=frozenset(policy.denylist),
-        status=status,
-        rules=CertificateRules(policy.vaccination_wait_days, 2, policy.test_max_age_h, policy.recovery_max_days),
-        trust_issued_at=trust.issued_at,
-        trust_max_h=policy.trust_list_max_h,
-        clock_synced=clock.synchronised,
-        anti_passback_s=policy.anti_passback_s,
-        history=history,
-        venue=config.device.venue,
-        direction=config.device.direction,
-    )
 
 
 @dataclass
@@ -181,23 +41,82 @@ class Kiosk:
     loop: ScanLoop
     store: EventStore
     feedback: Feedback
+    clock: Clock
     metrics: LoopMetrics = field(default_factory=LoopMetrics)
+    sync: SyncWorker | None = None
+    started: float = field(default_factory=time.monotonic)
 
     def start(self) -> None:
         self.grabber.start()
+        if self.sync is not None:
+            self.sync.start()
 
     def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
         self.loop.run(stop, until_end=until_end)
 
     def close(self) -> None:
-        """Release every output (the relay first), stop capture, close the database; each step runs regardless."""
+        """Release every output (the relay first), stop capture and sync, close the database; each step runs."""
         try:
             self.feedback.close()
         finally:
             try:
                 self.grabber.stop()
+                if self.sync is not None:
+                    self.sync.stop()
             finally:
                 self.store.close()
+
+    def reload_lists(self) -> None:
+        """Take up the trust list, status list and venue policy that sync has just written."""
+        config = with_central_policy(self.config)
+        trust = load_trust(config.trust_list_path, config.policy.trust_list_warn_h)
+        policy = build_policy(config, trust, load_status(config.status_list_path), self.clock, self.store)
+        self.loop.verifier = Verifier(trust, self.clock)  # the loop reads these once per decision: a swap is safe
+        self.loop.policy = policy
+        log.info("lists reloaded: policy %s, %d status entries", policy.mode, len(policy.status.entries))
+
+    def heartbeat(self, store: EventStore) -> dict[str, Any]:
+        """What the centre's dashboard shows about this kiosk (no personal data)."""
+        status = store.status(recent=0)
+        uptime = time.monotonic() - self.started
+        snapshot = self.metrics.snapshot()
+        return {
+            "backlog": status.unsent,
+            "oldest_unsent_age_s": store.oldest_unsent_age(self.clock.wall()),
+            "quarantined": status.quarantined,
+            "fps": round(self.metrics.frames / uptime, 2) if uptime > 0 else 0.0,
+            "frames": self.metrics.frames,
+            "dropped": self.grabber.stats.dropped,
+            "decisions": snapshot["decisions"],
+            "decision_ms": snapshot["decision_ms"],
+            "disk_free_mb": shutil.disk_usage(self.config.state_dir).free // 2**20,
+            "clock_synced": self.clock.synchronised(),
+            "version": __version__,
+            "boot_id": self.clock.boot_id,
+            "uptime_s": round(uptime),
+        }
+
+
+def with_enrolment(config: KioskConfig) -> tuple[KioskConfig, Enrolment | None]:
+    """`config` with the device id and venue the centre gave at enrolment, if enrolled."""
+    enrolment = load_enrolment(config.state_dir)
+    if enrolment is None:
+        return config, None
+    device = config.device.model_copy(update={"id": enrolment.device_id, "venue": enrolment.venue})
+    return config.model_copy(update={"device": device}), enrolment
+
+
+def with_central_policy(config: KioskConfig) -> KioskConfig:
+    """`config` with the venue policy the centre sent laid over the file's (an unusable one is ignored)."""
+    overrides = load_policy_overrides(config.state_dir)
+    if not overrides:
+        return config
+    try:
+        policy = PolicyConfig.model_validate({**config.policy.model_dump(), **overrides})
+    except ValidationError as exc:
+        log.error("the centre's venue policy is not usable (%s); keeping the config file's", exc.errors()[0]["msg"])
+        return config
+    return config.model_copy(update={"policy": policy})
 
 
 def assemble(
@@ -210,6 +129,8 @@ def assemble(
 ) -> Kiosk:
     """Build a kiosk from `config`; tests and the demo may hand in their own source, feedback or clock."""
     clock = clock or SystemClock()
+    config, enrolment = with_enrolment(config)
+    config = with_central_policy(config)
     source = source or build_source(config.camera.source, config.camera)
     lockstep = (not config.camera.realtime and not source.live) if lockstep is None else lockstep
     grabber = FrameGrabber(source, lockstep=lockstep, reopen_s=config.camera.reopen_s, clock=clock.monotonic)
@@ -240,4 +161,25 @@ def assemble(
         metrics=metrics,
         stall_s=config.camera.stall_s,
     )
-    return Kiosk(config, grabber, loop, store, feedback, metrics)
+    kiosk = Kiosk(config, grabber, loop, store, feedback, clock, metrics)
+    if enrolment is not None and config.sync.enabled:
+        kiosk.sync = build_sync(config, enrolment, clock, kiosk)
+        loop.after_commit = kiosk.sync.wake
+    return kiosk
+
+
+def build_sync(config: KioskConfig, enrolment: Enrolment, clock: Clock, kiosk: Kiosk) -> SyncWorker:
+    sync = config.sync
+    ca_bundle = str(sync.ca_bundle) if sync.ca_bundle else enrolment.ca_bundle
+    client = CentralClient(enrolment.server, enrolment.device_id, load_key(config.state_dir), ca_bundle=ca_bundle)
+    return SyncWorker(
+        database=config.database_path,
+        state_dir=config.state_dir,
+        client=client,
+        clock=clock,
+        heartbeat=kiosk.heartbeat,
+        on_config=kiosk.reload_lists,
+        alarm=kiosk.feedback.fault,
+        timers=SyncTimers(sync.poll_s, sync.heartbeat_s, sync.config_s),
+        batch=sync.batch,
+    )

@@ -147,7 +147,7 @@ def _check_lists(config: KioskConfig) -> str:
 @click.option("--decoders", default="zxing,pyzbar,opencv", show_default=True, help="Decoder chain, in order.")
 def scan(paths: tuple[str, ...], as_json: bool, decoders: str) -> None:
     """Decode QR codes in images, folders of images and video files."""
-    from kiosk.app import HardwareError, build_chain
+    from kiosk.builders import HardwareError, build_chain
     from kiosk.config import DecodeConfig
     from kiosk.scan import scan_paths
 
@@ -217,7 +217,7 @@ def _when(at: str | None) -> datetime:
 def _code_text(text_file: str | None, image: str | None) -> str:
     if text_file is not None:
         return Path(text_file).read_text(encoding="utf-8", errors="replace").rstrip("\r\n")
-    from kiosk.app import build_chain
+    from kiosk.builders import build_chain
     from kiosk.camera.images import load_grey
     from kiosk.config import DecodeConfig
 
@@ -242,6 +242,48 @@ def status(config_flag: str | None, state_dir: str | None, as_json: bool) -> Non
     except KioskError as exc:
         fail(str(exc))
     click.echo(json.dumps(report, ensure_ascii=False) if as_json else render_status(report))
+
+
+@cli.command()
+@click.option("--server", required=True, help="The central server, e.g. https://central.example.")
+@click.option("--code", required=True, help="The one-time enrolment code (kiosk-central enroll-code).")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="CA certificates for the server.")
+@click.option("--config", "config_flag", help=CONFIG_HELP)
+@click.option("--state-dir", help=STATE_HELP)
+def enroll(server: str, code: str, ca_bundle: str | None, config_flag: str | None, state_dir: str | None) -> None:
+    """Register this kiosk with the central server: device key, id, venue, shared secret, first lists."""
+    from kiosk.sync.enrol import enrol_device
+
+    config = get_config(config_flag, state_dir)
+    setup_logging(config.log.level)
+    try:
+        enrolment = enrol_device(config, server, code, ca_bundle)
+    except KioskError as exc:
+        fail(str(exc))
+    click.echo(f"enrolled as device {enrolment.device_id} at venue {enrolment.venue}; state in {config.state_dir}")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, required=True, help="Push the backlog now, pull lists, send a heartbeat.")
+@click.option("--config", "config_flag", help=CONFIG_HELP)
+@click.option("--state-dir", help=STATE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def sync(once: bool, config_flag: str | None, state_dir: str | None, as_json: bool) -> None:
+    """Sync with the central server now (the running kiosk does this by itself all the time)."""
+    from kiosk.sync.enrol import sync_once
+
+    config = get_config(config_flag, state_dir)
+    setup_logging(config.log.level)
+    try:
+        report = sync_once(config)
+    except KioskError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        click.echo(", ".join(f"{k} {v}" for k, v in report.items()))
+    if report.get("error"):
+        sys.exit(1)
 
 
 @cli.command()

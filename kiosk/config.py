@@ -168,6 +168,17 @@ class FeedbackConfig(Section):
     gpio: GpioConfig = Field(default_factory=GpioConfig, description="GPIO outputs.")
 
 
+class SyncConfig(Section):
+    enabled: bool = Field(True, description="Upload to the central server once enrolled (kiosk enroll).")
+    ca_bundle: Path | None = Field(
+        None, strict=False, description="CA certificates to check the server with (default: the system's)."
+    )
+    batch: int = Field(500, ge=1, le=500, description="Events per upload.")
+    poll_s: float = Field(2.0, ge=0.1, le=60, description="Look for events to upload this often when idle.")
+    heartbeat_s: float = Field(60, ge=5, le=3600, description="Send a heartbeat this often.")
+    config_s: float = Field(300, ge=10, le=86400, description="Ask for new lists and policy this often.")
+
+
 class StoreConfig(Section):
     file: str = Field("events.db", pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$", description="Database file in state_dir.")
 
@@ -186,6 +197,7 @@ class KioskConfig(Section):
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    sync: SyncConfig = Field(default_factory=SyncConfig)
     log: LogConfig = Field(default_factory=LogConfig)
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, auto
@@ -100,6 +101,7 @@ class ScanLoop:
         self._unread: list[Box] = []  # symbols seen but not read lately: second attempts look there
         self._unread_at = float("-inf")
         self._throttle = Throttle(log)
+        self.after_commit: Callable[[], None] = lambda: None  # e.g. wake the uploader
 
     def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
         """Process frames until `stop` is set, or (with `until_end`) the replay is exhausted.
@@ -174,6 +176,7 @@ class ScanLoop:
             self.feedback.fault("store")
             return _NOT_RECORDED
         self.feedback.signal(stored)
+        self.after_commit()
         self.metrics.decision(stored.decision, (self.clock.monotonic() - frame.captured) * 1000)
         return stored
 

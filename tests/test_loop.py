@@ -287,7 +287,7 @@ class SilentFeed:
 
 
 def loop_with(tmp_path: Path, frames: object, feedback: Recorder, **kwargs: object) -> ScanLoop:
-    from kiosk.app import build_chain
+    from kiosk.builders import build_chain
 
     config = config_for(tmp_path)
     return ScanLoop(

@@ -18,13 +18,15 @@ from typing import Any, TextIO
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from kiosk.app import assemble
+from kiosk.app import Kiosk, assemble
 from kiosk.camera.files import VideoFileSource
 from kiosk.config import KioskConfig
 from kiosk.credentials import Identity, SubjectKeyer
+from kiosk.demo.central import LocalCentral
 from kiosk.demo.display import DemoDisplay
 from kiosk.hardware.feedback import FeedbackFanout
 from kiosk.hardware.gpio import GpioFeedback, GpioPins
+from kiosk.sync.enrol import enrol_device
 
 MEDIA = Path(__file__).parent / "media"
 # Published, demo-only secret: subject keys made with it protect nothing. Never use it on a real gate.
@@ -42,6 +44,7 @@ def demo_config(state_dir: Path) -> KioskConfig:
             "decode": {"decoders": ["zxing", "pyzbar"]},
             "policy": {"denylist": [denied]},
             "feedback": {"outputs": ["gpio"], "gpio": {"pin_factory": "mock", "relay_hold_s": 1.5, "light_s": 1.0}},
+            "sync": {"poll_s": 0.5, "heartbeat_s": 5, "config_s": 30},
         }
     )
 
@@ -59,11 +62,21 @@ def run_demo(state_dir: Path | None = None, *, speed: float = 1.0, out: TextIO =
 
 def _run(state: Path, speed: float, out: TextIO) -> int:
     config = demo_config(state)
-    secret = config.secret_path
-    secret.parent.mkdir(parents=True, exist_ok=True)
-    secret.write_text(DEMO_SECRET + "\n")
-    secret.chmod(0o600)
     manifest = json.loads((MEDIA / "manifest.json").read_text(encoding="utf-8"))
+    with LocalCentral(state, bytes.fromhex(DEMO_SECRET)) as central:
+        code = central.venue_with_code(("67", "Tỉnh Đắk Nông"), ("DEMO-GATE-01", "Cổng nhà máy (demo)"), "factory")
+        enrolment = enrol_device(config, central.url, code, None)
+        out.write(f"central server at {central.url}; kiosk enrolled as device {enrolment.device_id}\n")
+        kiosk, elapsed = _gate(config, manifest, speed, out)
+        held = central.events_held(enrolment.device_id)
+    out.write(summary(kiosk, manifest, elapsed, state) + "\n")
+    recorded = _events(kiosk.config.database_path)
+    out.write(f"  centre      {held} of the kiosk's {recorded} events held by the central server\n")
+    return 0 if held == recorded else 1
+
+
+def _gate(config: KioskConfig, manifest: dict[str, Any], speed: float, out: TextIO) -> tuple[Kiosk, float]:
+    """The kiosk on the film with mock GPIO; returns it closed, once its events have reached the centre."""
     factory = MockFactory(pin_class=MockPWMPin)
     try:
         gpio = _gpio(config, factory)
@@ -77,15 +90,33 @@ def _run(state: Path, speed: float, out: TextIO) -> int:
         ticker.start()
         try:
             kiosk.run(threading.Event(), until_end=True)
+            _drain(kiosk)
         finally:
             display.stop()
             ticker.join(timeout=2)
             kiosk.close()
-        elapsed = time.monotonic() - started
-        out.write(summary(kiosk, manifest, elapsed, state) + "\n")
-        return 0
+        return kiosk, time.monotonic() - started
     finally:
         factory.reset()
+
+
+def _drain(kiosk: Kiosk, timeout_s: float = 20.0) -> None:
+    """Wait (bounded) until the uploader has the centre hold every event."""
+    deadline = time.monotonic() + timeout_s
+    while kiosk.store.status(0).unsent and time.monotonic() < deadline:
+        if kiosk.sync is not None:
+            kiosk.sync.wake()
+        time.sleep(0.1)
+
+
+def _events(database: Path) -> int:
+    from kiosk.store import EventStore
+
+    store = EventStore(database, read_only=True)
+    try:
+        return store.status(0).events
+    finally:
+        store.close()
 
 
 def _gpio(config: KioskConfig, factory: MockFactory) -> GpioFeedback:

@@ -37,6 +37,7 @@ class StoreStatus:
     unsent: int
     oldest_unsent: float | None  # wall time of the oldest event not yet acknowledged by the server
     recent: list[dict[str, Any]]
+    quarantined: int = 0
 
 
 class EventStore:
@@ -65,23 +66,24 @@ class EventStore:
     def status(self, recent: int = 10) -> StoreStatus:
         """Counts and the last `recent` decisions (time, kind, outcome, reason; no subject keys)."""
         try:
-            events, unsent, oldest = self._db.execute(
-                "SELECT COUNT(*), COUNT(*) - COUNT(sent_at), MIN(CASE WHEN sent_at IS NULL THEN wall_time END)"
-                " FROM events"
+            events, unsent, oldest, quarantined = self._db.execute(
+                "SELECT COUNT(*), COUNT(*) - COUNT(sent_at), MIN(CASE WHEN sent_at IS NULL THEN wall_time END),"
+                " COUNT(quarantined_at) FROM events"
             ).fetchone()
             rows = self._db.query(
                 "SELECT seq, wall_time, clock_synced, direction, kind, decision, reason, latency_ms"
                 " FROM events ORDER BY rowid DESC LIMIT ?",
                 [recent],
             )
-            return StoreStatus(events, unsent, oldest, list(rows))
+            return StoreStatus(events, unsent, oldest, list(rows), quarantined)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot read status: {_explain(exc)}") from exc
 
     def unsent(self, limit: int = 500) -> list[Event]:
-        """The oldest events not yet acknowledged by the server, in device order."""
+        """The oldest events not yet acknowledged by the server (and not quarantined), in device order."""
         rows = self._db.query(
-            f"SELECT {', '.join(_COLUMNS)} FROM events WHERE sent_at IS NULL ORDER BY rowid LIMIT ?",  # noqa: S608 (fixed columns)
+            f"SELECT {', '.join(_COLUMNS)} FROM events WHERE sent_at IS NULL AND quarantined_at IS NULL"  # noqa: S608
+            " ORDER BY rowid LIMIT ?",  # the columns are the Event fields, fixed above
             [limit],
         )
         return [Event(**{**row, "clock_synced": bool(row["clock_synced"])}) for row in rows]
@@ -94,6 +96,29 @@ class EventStore:
                 "UPDATE events SET sent_at = ? WHERE event_id = ? AND sent_at IS NULL", [(at, i) for i in ids]
             )
         return cursor.rowcount
+
+    def quarantine(self, event_ids: Iterable[str], at: float, reason: str) -> int:
+        """Set events aside that the server refused as malformed: kept, not sent again until released."""
+        with self._db.atomic():
+            cursor = self._db.conn.executemany(
+                "UPDATE events SET quarantined_at = ?, quarantine_reason = ? WHERE event_id = ? AND sent_at IS NULL",
+                [(at, reason[:200], i) for i in event_ids],
+            )
+        return cursor.rowcount
+
+    def release_quarantine(self) -> int:
+        """Put every quarantined event back in the upload queue (after the cause was fixed)."""
+        with self._db.atomic():
+            cursor = self._db.execute(
+                "UPDATE events SET quarantined_at = NULL, quarantine_reason = NULL WHERE quarantined_at IS NOT NULL"
+            )
+        return cursor.rowcount
+
+    def oldest_unsent_age(self, now: float) -> float | None:
+        (oldest,) = self._db.execute(
+            "SELECT MIN(wall_time) FROM events WHERE sent_at IS NULL AND quarantined_at IS NULL"
+        ).fetchone()
+        return None if oldest is None else max(0.0, now - oldest)
 
     def last_accepted(self, subject_key: str, venue: str) -> tuple[str, float] | None:
         """(direction, wall time) of the subject's last accepted passage at `venue` recorded here."""

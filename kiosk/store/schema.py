@@ -46,3 +46,12 @@ def m002_passages_by_subject(db: Database) -> None:
         "CREATE INDEX events_subject ON events (subject_key, venue)"
         " WHERE subject_key IS NOT NULL AND decision = 'ACCEPT'"
     )
+
+
+@migrations()
+def m003_quarantine(db: Database) -> None:
+    # A batch the server refuses as malformed is set aside (never deleted) instead of retried forever.
+    db.execute("ALTER TABLE events ADD COLUMN quarantined_at REAL")
+    db.execute("ALTER TABLE events ADD COLUMN quarantine_reason TEXT")
+    db.execute("DROP INDEX events_unsent")
+    db.execute("CREATE INDEX events_unsent ON events (boot_id, seq) WHERE sent_at IS NULL AND quarantined_at IS NULL")

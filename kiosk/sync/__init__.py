@@ -1,2 +1,4 @@
-"""Upload to the central server (issue 4). The store already keeps what the uploader needs: `unsent()` in
-device order and `mark_sent()` for the ids the server acknowledges."""
+"""Sync with the central server (docs/sync-protocol.md): enrolment, upload exactly once, config, heartbeat.
+
+Runs in its own thread with its own database connection; nothing here ever blocks the frame loop.
+"""

@@ -1,0 +1,164 @@
+"""Builders: each turns one section of the configuration into a concrete part (camera, decoders, outputs,
+lists, policy, sync). Only the assembly (kiosk/app.py) and the command line call them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kiosk.camera import FrameSource
+from kiosk.clock import Clock
+from kiosk.config import CameraConfig, DecodeConfig, FeedbackConfig, KioskConfig
+from kiosk.credentials.trust import TrustListError, TrustStore
+from kiosk.decode import Decoder, DecoderChain
+from kiosk.errors import KioskError
+from kiosk.hardware import ConsoleFeedback, Feedback, FeedbackFanout
+from kiosk.health_rules import CertificateRules
+from kiosk.policy import PassageHistory, VenuePolicy
+from kiosk.statuslist import StatusList, StatusListError
+
+log = logging.getLogger(__name__)
+
+
+class HardwareError(KioskError, RuntimeError):
+    """A configured output or decoder cannot be used on this machine."""
+
+
+def build_source(spec: str, camera: CameraConfig) -> FrameSource:
+    """The frame source named by `spec`: picamera2, a device, a stream URL, a video file or an image folder."""
+    from kiosk.camera.files import ImageFolderSource, VideoFileSource
+    from kiosk.camera.opencv import OpenCVSource
+    from kiosk.camera.picamera import PicameraSource
+
+    if spec == "picamera2":
+        return PicameraSource(width=camera.width, height=camera.height, fps=camera.fps)
+    if spec.isdigit() or spec.startswith("/dev/") or "://" in spec:
+        return OpenCVSource(spec, width=camera.width, height=camera.height, fps=camera.fps)
+    path = Path(spec)
+    if path.is_dir():
+        return ImageFolderSource(path, fps=camera.fps, loop=camera.loop)
+    return VideoFileSource(path, fps=None, loop=camera.loop)
+
+
+def build_decoder(name: str) -> Decoder:
+    if name == "zxing":
+        from kiosk.decode.zxing import ZxingDecoder
+
+        return ZxingDecoder()
+    if name == "pyzbar":
+        try:
+            from kiosk.decode.zbar import ZbarDecoder
+        except ImportError as exc:
+            raise HardwareError(f"pyzbar cannot load libzbar ({exc}): apt install libzbar0") from exc
+        return ZbarDecoder()
+    from kiosk.decode.opencv import OpenCVDecoder
+
+    return OpenCVDecoder()
+
+
+def build_chain(decode: DecodeConfig) -> DecoderChain:
+    roi = (decode.roi.x, decode.roi.y, decode.roi.width, decode.roi.height) if decode.roi else None
+    return DecoderChain(
+        [build_decoder(n) for n in decode.decoders],
+        roi=roi,
+        downscale=decode.downscale,
+        retry=decode.retry,
+        budget_ms=decode.budget_ms,
+    )
+
+
+def build_pin_factory(name: str) -> Any:
+    """A gpiozero pin factory by name; None lets gpiozero choose ("auto")."""
+    if name == "auto":
+        return None
+    from gpiozero.exc import BadPinFactory
+
+    modules = {
+        "mock": ("gpiozero.pins.mock", "MockFactory"),
+        "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),
+        "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory"),
+        "pigpio": ("gpiozero.pins.pigpio", "PiGPIOFactory"),
+        "native": ("gpiozero.pins.native", "NativeFactory"),
+    }
+    module, cls = modules[name]
+    try:
+        return getattr(__import__(module, fromlist=[cls]), cls)()
+    except (ImportError, BadPinFactory, OSError, RuntimeError) as exc:
+        raise HardwareError(f"GPIO pin factory {name!r} cannot start here: {exc}") from exc
+
+
+def build_feedback(config: FeedbackConfig, *, pin_factory: Any = None) -> Feedback:
+    outputs: list[Feedback] = []
+    if "console" in config.outputs:
+        outputs.append(ConsoleFeedback())
+    if "gpio" in config.outputs:
+        outputs.append(build_gpio(config, pin_factory=pin_factory))
+    return FeedbackFanout(outputs)
+
+
+def build_gpio(config: FeedbackConfig, *, pin_factory: Any = None) -> Feedback:
+    from gpiozero.exc import GPIOZeroError
+
+    from kiosk.hardware.gpio import GpioFeedback, GpioPins
+
+    gpio = config.gpio
+    factory = pin_factory if pin_factory is not None else build_pin_factory(gpio.pin_factory)
+    pins = GpioPins(
+        gpio.green_led,
+        gpio.red_led,
+        gpio.buzzer,
+        gpio.relay,
+        gpio.relay_active_high,
+        gpio.relay_hold_s,
+        gpio.light_s,
+    )
+    try:
+        return GpioFeedback(pins, pin_factory=factory)
+    except GPIOZeroError as exc:
+        hint = 'set feedback.gpio.pin_factory = "mock" to run without GPIO'
+        raise HardwareError(f"GPIO outputs cannot start: {exc}; {hint}") from exc
+
+
+def load_trust(path: Path, warn_h: float) -> TrustStore:
+    """The trust list; an empty one (every signature unverifiable, said loudly) if it is missing or broken."""
+    if not path.exists():
+        log.warning("%s: no trust list yet: signed credentials cannot be verified until sync brings one", path)
+        return TrustStore()
+    try:
+        trust = TrustStore.load(path)
+    except TrustListError as exc:
+        log.error("%s; signed credentials cannot be verified until it is replaced", exc)
+        return TrustStore()
+    age = trust.age(datetime.now(UTC))
+    if age is not None and warn_h and age > warn_h * 3600:
+        log.warning("%s: issued %.0f hours ago; sync has not refreshed it", path, age / 3600)
+    return trust
+
+
+def load_status(path: Path) -> StatusList:
+    try:
+        return StatusList.load(path)
+    except StatusListError as exc:
+        log.error("%s; deciding without a status list until it is replaced", exc)
+        return StatusList()
+
+
+def build_policy(
+    config: KioskConfig, trust: TrustStore, status: StatusList, clock: Clock, history: PassageHistory
+) -> VenuePolicy:
+    policy = config.policy
+    return VenuePolicy(
+        mode=policy.mode,
+        denylist=frozenset(policy.denylist),
+        status=status,
+        rules=CertificateRules(policy.vaccination_wait_days, 2, policy.test_max_age_h, policy.recovery_max_days),
+        trust_issued_at=trust.issued_at,
+        trust_max_h=policy.trust_list_max_h,
+        clock_synced=clock.synchronised,
+        anti_passback_s=policy.anti_passback_s,
+        history=history,
+        venue=config.device.venue,
+        direction=config.device.direction,
+    )

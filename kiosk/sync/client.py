@@ -1,0 +1,155 @@
+"""The kiosk's HTTP client for the central server: authentication, upload, config, heartbeat.
+
+Every failure is sorted into what the uploader must do about it: retry later (Retryable), set the batch aside
+(Refused), or stop and raise the alarm (Revoked). Nothing here retries by itself or sleeps.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import time
+from typing import Any
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from kiosk import __version__
+from kiosk.errors import KioskError
+from kiosk.sync.backoff import retry_after_seconds
+from kiosk.sync.identity import public_key_bytes
+
+AUTH_CONTEXT = b"kiosk-auth-v1"
+TIMEOUT = (5.0, 20.0)  # connect, read: a stalled server is a timeout, then a retry
+REFUSE = (400, 413, 422)
+
+
+class SyncError(KioskError, RuntimeError):
+    """Base of the sync failures."""
+
+
+class Retryable(SyncError):
+    """Try again later: the network, a timeout, 429 or 5xx. `retry_after` is the server's wish, if it said."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Refused(SyncError):
+    """The server refused the request as malformed (400, 413, 422): resending it would fail the same way."""
+
+
+class Revoked(SyncError):
+    """The server refused this device (403): enrolment revoked or unknown."""
+
+
+class CentralClient:
+    def __init__(self, server: str, device_id: str, key: Ed25519PrivateKey, *, ca_bundle: str | None = None) -> None:
+        self.server = server.rstrip("/")
+        self.device_id = device_id
+        self.key = key
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"kiosk/{__version__}"
+        if ca_bundle:
+            self.session.verify = ca_bundle
+        self._token: str | None = None
+        self._token_until = 0.0
+
+    def upload(self, events: list[dict[str, Any]], device_time: dict[str, Any]) -> list[str]:
+        """The ids of `events` the server now holds."""
+        body = gzip.compress(json.dumps({"device_time": device_time, "events": events}).encode(), 6)
+        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        answer = self._authorised("POST", "/api/v1/events", data=body, headers=headers)
+        held = answer.json().get("held") if _is_json(answer) else None
+        if not isinstance(held, list) or not all(isinstance(i, str) for i in held):
+            raise Retryable("the server's answer is not a list of held ids")  # a broken proxy: try again
+        return held
+
+    def config(self, etag: str | None) -> tuple[dict[str, Any], str] | None:
+        """The config document and its ETag, or None if unchanged since `etag`."""
+        headers = {"If-None-Match": etag} if etag else {}
+        answer = self._authorised("GET", "/api/v1/config", headers=headers)
+        if answer.status_code == 304:
+            return None
+        document = answer.json() if _is_json(answer) else None
+        if not isinstance(document, dict):
+            raise Retryable("the config answer is not a JSON object")
+        return document, answer.headers.get("ETag", "")
+
+    def heartbeat(self, body: dict[str, Any]) -> None:
+        self._authorised("POST", "/api/v1/heartbeat", json=body)
+
+    def _authorised(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        for attempt in range(2):
+            headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self._bearer()}"}
+            answer = self._send(method, path, headers=headers, **kwargs)
+            if answer.status_code != 401 or attempt:
+                return _checked(answer)
+            self._token = None  # expired or unknown: authenticate again, once
+            kwargs["headers"] = {k: v for k, v in headers.items() if k != "Authorization"}
+        raise AssertionError("unreachable")
+
+    def _bearer(self) -> str:
+        if self._token is None or time.monotonic() > self._token_until:
+            nonce = _checked(self._send("POST", "/api/v1/auth/challenge", json={"device_id": self.device_id}))
+            value = str(nonce.json()["nonce"])
+            message = AUTH_CONTEXT + b"\n" + self.device_id.encode() + b"\n" + value.encode()
+            signature = base64.b64encode(self.key.sign(message)).decode()
+            body = {"device_id": self.device_id, "nonce": value, "signature": signature}
+            token = _checked(self._send("POST", "/api/v1/auth/token", json=body)).json()
+            self._token = str(token["token"])
+            self._token_until = time.monotonic() + float(token.get("expires_in", 900)) - 60
+        return self._token
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self.session.request(method, self.server + path, timeout=TIMEOUT, **kwargs)
+        except requests.RequestException as exc:  # refused, reset, timeout, TLS, DNS: all mean "later"
+            raise Retryable(f"{type(exc).__name__}: {exc}") from None
+
+
+def enroll(server: str, code: str, key: Ed25519PrivateKey, name: str, ca_bundle: str | None = None) -> dict[str, Any]:
+    """Register this device's public key with a one-time code; the server's answer (device id, venue, config)."""
+    body = {"code": code, "public_key": base64.b64encode(public_key_bytes(key)).decode(), "name": name}
+    try:
+        answer = requests.post(
+            server.rstrip("/") + "/api/v1/enroll", json=body, timeout=TIMEOUT, verify=ca_bundle or True
+        )
+    except requests.RequestException as exc:
+        raise Retryable(f"cannot reach {server}: {type(exc).__name__}") from None
+    document = _checked(answer).json()
+    if not isinstance(document, dict) or "device_id" not in document:
+        raise Refused("the enrolment answer has no device id")
+    return document
+
+
+def _checked(answer: requests.Response) -> requests.Response:
+    status = answer.status_code
+    if status < 300 or status == 304:
+        return answer
+    detail = _detail(answer)
+    if status == 403:
+        raise Revoked(f"refused by the server: {detail}")
+    if status in REFUSE:
+        raise Refused(f"HTTP {status}: {detail}")
+    if status == 429 or status >= 500 or status == 401:
+        raise Retryable(f"HTTP {status}: {detail}", retry_after_seconds(answer.headers.get("Retry-After")))
+    raise Refused(f"HTTP {status}: {detail}")
+
+
+def _detail(answer: requests.Response) -> str:
+    if _is_json(answer):
+        detail = answer.json().get("detail") if isinstance(answer.json(), dict) else None
+        if isinstance(detail, str):
+            return detail[:300]
+    return answer.reason or "no detail"
+
+
+def _is_json(answer: requests.Response) -> bool:
+    try:
+        answer.json()
+    except ValueError:
+        return False
+    return True

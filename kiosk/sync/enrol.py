@@ -1,0 +1,85 @@
+"""`kiosk enroll` and `kiosk sync --once`: the technician's two sync commands, as library functions."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+from kiosk.app import with_enrolment
+from kiosk.clock import SystemClock
+from kiosk.config import KioskConfig
+from kiosk.errors import KioskError
+from kiosk.store import EventStore
+from kiosk.sync.client import CentralClient, enroll
+from kiosk.sync.configsync import apply_config
+from kiosk.sync.identity import Enrolment, NotEnrolled, load_key, make_key, save_enrolment, write_atomic
+from kiosk.sync.worker import SyncWorker
+
+log = logging.getLogger(__name__)
+
+
+def enrol_device(config: KioskConfig, server: str, code: str, ca_bundle: str | None) -> Enrolment:
+    """Make (or reuse) the device key, register it, keep what the centre answers."""
+    state = config.state_dir
+    key = make_key(state)
+    answer = enroll(server, code, key, socket.gethostname(), ca_bundle)
+    try:
+        secret = bytes.fromhex(str(answer["subject_key_secret"]))
+    except (KeyError, ValueError):
+        raise KioskError("the server's enrolment answer has no usable subject-key secret") from None
+    if _recorded(config):
+        log.warning("events recorded before enrolment carry subject keys of the local secret: not matchable centrally")
+    write_atomic(config.secret_path, secret.hex().encode() + b"\n", mode=0o600)
+    apply_config(state, answer.get("config") or {}, "")
+    enrolment = Enrolment(server.rstrip("/"), str(answer["device_id"]), str(answer["venue"]), ca_bundle)
+    save_enrolment(state, enrolment)
+    return enrolment
+
+
+def sync_once(config: KioskConfig) -> dict[str, Any]:
+    """Push the whole backlog (or until the first failure), pull the config, send a heartbeat."""
+    config, enrolment = with_enrolment(config)
+    if enrolment is None:
+        raise NotEnrolled("not enrolled: run kiosk enroll --server URL --code CODE first")
+    clock = SystemClock()
+    client = CentralClient(
+        enrolment.server, enrolment.device_id, load_key(config.state_dir), ca_bundle=enrolment.ca_bundle
+    )
+    store = EventStore(config.database_path)
+    try:
+        worker = SyncWorker(
+            database=config.database_path, state_dir=config.state_dir, client=client, clock=clock, heartbeat=_beat
+        )
+        outcome = "sent"
+        while outcome == "sent":
+            outcome = worker.upload_once(store)
+        config_ok = worker.pull_config()
+        worker.send_heartbeat(store)
+        status = store.status(0)
+    finally:
+        store.close()
+    stats = worker.stats
+    return {
+        "uploaded": stats.held,
+        "batches": stats.batches,
+        "quarantined": stats.quarantined,
+        "remaining": status.unsent,
+        "config": ("updated" if stats.config_updates else "unchanged") if config_ok else "failed",
+        "error": stats.last_error,
+    }
+
+
+def _recorded(config: KioskConfig) -> int:
+    if not config.database_path.exists():
+        return 0
+    store = EventStore(config.database_path, read_only=True)
+    try:
+        return store.status(0).events
+    finally:
+        store.close()
+
+
+def _beat(store: EventStore) -> dict[str, Any]:
+    status = store.status(0)
+    return {"backlog": status.unsent, "quarantined": status.quarantined, "source": "kiosk sync --once"}

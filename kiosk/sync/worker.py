@@ -1,0 +1,207 @@
+"""The sync thread: uploads the backlog in batches, pulls the config, sends heartbeats. Never drops an event.
+
+It has its own database connection and never touches the frame loop's. An event leaves the upload queue only
+when the server has said it holds it; a batch the server refuses as malformed is quarantined (kept, set aside)
+so the rest can go; anything else is retried after exponential backoff with full jitter, for ever.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kiosk.clock import Clock
+from kiosk.logs import Throttle
+from kiosk.store import EventStore
+from kiosk.sync.backoff import Backoff
+from kiosk.sync.client import CentralClient, Refused, Retryable, Revoked
+from kiosk.sync.configsync import apply_config, load_etag
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+@dataclass
+class SyncStats:
+    batches: int = 0
+    held: int = 0
+    quarantined: int = 0
+    failures: int = 0
+    config_updates: int = 0
+    last_success: float | None = None  # monotonic
+    last_error: str | None = None
+    revoked: bool = False
+
+
+@dataclass
+class SyncTimers:
+    poll_s: float = 2.0  # look for new events this often when idle (the loop also wakes the worker)
+    heartbeat_s: float = 60.0
+    config_s: float = 300.0
+
+
+class SyncWorker:
+    def __init__(
+        self,
+        *,
+        database: Path,
+        state_dir: Path,
+        client: CentralClient,
+        clock: Clock,
+        heartbeat: Callable[[EventStore], dict[str, Any]],
+        on_config: Callable[[], None] = lambda: None,
+        alarm: Callable[[str], None] = lambda reason: None,
+        timers: SyncTimers | None = None,
+        backoff: Backoff | None = None,
+        batch: int = BATCH,
+    ) -> None:
+        self.database = database
+        self.state_dir = state_dir
+        self.client = client
+        self.clock = clock
+        self.heartbeat_body = heartbeat
+        self.on_config = on_config
+        self.alarm = alarm
+        self.timers = timers or SyncTimers()
+        self.backoff = backoff or Backoff()
+        self.batch = batch
+        self.stats = SyncStats()
+        self._retry_after: float | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
+        self._throttle = Throttle(log, every_s=60.0)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """A new event was committed: upload soon instead of at the next poll."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        store = EventStore(self.database)
+        try:
+            due = {"heartbeat": 0.0, "config": 0.0}
+            while not self._stop.is_set():
+                wait = self._round(store, due)
+                self._wake.wait(wait)
+                self._wake.clear()
+        except Exception:  # a bug here must not take the kiosk down; it is logged and sync stops
+            log.exception("sync stopped")
+        finally:
+            store.close()
+
+    def _round(self, store: EventStore, due: dict[str, float]) -> float:
+        """One round of work; returns how long to wait before the next."""
+        now = time.monotonic()
+        if now >= due["config"]:
+            due["config"] = now + (self.timers.config_s if self.pull_config() else self._retry_wait())
+        if now >= due["heartbeat"]:
+            due["heartbeat"] = now + (self.timers.heartbeat_s if self.send_heartbeat(store) else self._retry_wait())
+        outcome = self.upload_once(store)
+        if outcome == "sent":
+            return 0.0  # more may be waiting: go on at once
+        if outcome == "retry":
+            return self._retry_wait()
+        return self.timers.poll_s if outcome == "idle" else 3600.0  # revoked: wait for a human
+
+    def upload_once(self, store: EventStore) -> str:
+        """Send one batch: "idle" (nothing to send), "sent", "quarantined", "retry" or "revoked"."""
+        if self.stats.revoked:
+            return "revoked"
+        events = store.unsent(self.batch)
+        if not events:
+            return "idle"
+        try:
+            held = self.client.upload([e.as_row() for e in events], self._device_time())
+        except Retryable as exc:
+            return self._failed(exc, exc.retry_after)
+        except Refused as exc:
+            return self._quarantine(store, [e.event_id for e in events], str(exc))
+        except Revoked as exc:
+            return self._revoked(exc)
+        sent = store.mark_sent(held, self.clock.wall())
+        self._succeeded()
+        self.stats.batches += 1
+        self.stats.held += sent
+        if not set(held) & {e.event_id for e in events}:
+            return self._failed(Retryable("the server held none of the batch"), None)
+        return "sent"
+
+    def pull_config(self) -> bool:
+        try:
+            answer = self.client.config(load_etag(self.state_dir))
+        except (Retryable, Refused) as exc:
+            self._failed(exc, getattr(exc, "retry_after", None))
+            return False
+        except Revoked as exc:
+            self._revoked(exc)
+            return False
+        if answer is not None:
+            document, etag = answer
+            if apply_config(self.state_dir, document, etag):
+                self.stats.config_updates += 1
+                self.on_config()
+        return True
+
+    def send_heartbeat(self, store: EventStore) -> bool:
+        try:
+            self.client.heartbeat(self.heartbeat_body(store))
+        except (Retryable, Refused) as exc:
+            self._failed(exc, getattr(exc, "retry_after", None))
+            return False
+        except Revoked as exc:
+            self._revoked(exc)
+            return False
+        return True
+
+    def _device_time(self) -> dict[str, Any]:
+        clock = self.clock
+        return {
+            "wall": clock.wall(),
+            "mono": clock.monotonic(),
+            "boot_id": clock.boot_id,
+            "synced": clock.synchronised(),
+        }
+
+    def _failed(self, exc: Exception, retry_after: float | None) -> str:
+        self.stats.failures += 1
+        self.stats.last_error = str(exc)
+        self._retry_after = retry_after
+        self._throttle.error("sync", "sync failed, will retry: %s", exc)
+        return "retry"
+
+    def _retry_wait(self) -> float:
+        return self.backoff.delay(self._retry_after)
+
+    def _succeeded(self) -> None:
+        self.backoff.reset()
+        self._retry_after = None
+        self.stats.last_success = time.monotonic()
+        self.stats.last_error = None
+
+    def _quarantine(self, store: EventStore, ids: list[str], reason: str) -> str:
+        count = store.quarantine(ids, self.clock.wall(), reason)
+        self.stats.quarantined += count
+        log.error("server refused a batch of %d events (%s): quarantined, going on with the rest", count, reason)
+        self.alarm("quarantine")
+        return "quarantined"
+
+    def _revoked(self, exc: Exception) -> str:
+        self.stats.revoked = True
+        self.stats.last_error = str(exc)
+        log.error("the server refuses this device (%s): uploads stop, events are kept; enrol again", exc)
+        self.alarm("revoked")
+        return "revoked"
