@@ -19,8 +19,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The central server's tests run on SQLite and on a PostgreSQL that scripts/test-postgres.sh installs and starts.
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	url="$$(scripts/test-postgres.sh)" && KIOSK_TEST_PG_URL="$$url" $(BIN)/pytest -q
 
 # The figures of BENCHMARKS.md (about 12 minutes: memory runs the kiosk for 10). JSON in bench/out/.
 bench: $(STAMP)
@@ -31,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/memory.py --minutes 10 --json > bench/out/memory.json
 
 # constraints.txt pins every package to the versions the suite last passed with.
-$(STAMP): pyproject.toml constraints.txt scripts/system-deps.sh
+$(STAMP): pyproject.toml constraints.txt scripts/system-deps.sh scripts/test-postgres.sh
 	scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip

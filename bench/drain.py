@@ -1,0 +1,150 @@
+"""Backlog drain: a kiosk three days offline at a busy gate comes back online.
+
+The kiosk's store holds --events unsent events (default 100,000: about three days of a busy gate) when its
+sync thread starts against `kiosk-central serve` on loopback (SQLite, or PostgreSQL with --db). Meanwhile its
+frame loop keeps deciding on a replay of distinct codes, and its frame-to-feedback latency is measured. The
+baseline is the same replay with no sync running, in the same run.
+
+    .venv/bin/python bench/drain.py [--events 100000] [--db URL] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from common import ROOT, add_repo_to_path, emit, machine, pct
+
+add_repo_to_path()
+
+from central.admin import add_unit, add_venue, make_enroll_code  # noqa: E402
+from central.db import connect  # noqa: E402
+from central.timeutil import utcnow  # noqa: E402
+from kiosk.app import assemble  # noqa: E402
+from kiosk.camera.files import ImageFolderSource  # noqa: E402
+from kiosk.config import KioskConfig  # noqa: E402
+from kiosk.events import Event  # noqa: E402
+from kiosk.ids import uuid7  # noqa: E402
+from kiosk.store import EventStore  # noqa: E402
+from kiosk.sync.enrol import enrol_device  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from latency import frames_for  # noqa: E402
+
+
+def backlog(store: EventStore, count: int) -> None:
+    """`count` unsent events, as the kiosk would have recorded them (one transaction: setup, not measured)."""
+    start = time.time() - 3 * 86400
+    rows = [
+        Event(str(uuid7()), "offline-boot", i + 1, start + i * 2.6, i * 2.6, True, "bench", "BENCH", "in", "cccd",
+              f"{i:032x}", "ACCEPT", "logged", "zxing", 3.0).as_row()
+        for i in range(count)
+    ]  # fmt: skip
+    with store._db.atomic():  # a bench shortcut: EventStore.record commits each event, 100,000 fsyncs
+        store._db.conn.executemany(
+            f"INSERT INTO events ({', '.join(rows[0])}) VALUES ({', '.join(':' + c for c in rows[0])})",  # noqa: S608
+            rows,
+        )
+        store._db.execute("INSERT INTO boot_sequence VALUES ('offline-boot', ?)", [count])
+
+
+def serve(db_url: str, work: Path) -> tuple[subprocess.Popen[bytes], str, str]:
+    """`kiosk-central serve` on a free loopback port, with a venue and an enrolment code: (process, url, code)."""
+    engine = connect(db_url)
+    with engine.begin() as conn:
+        add_unit(conn, "B", "Bench", None, utcnow())
+        add_venue(conn, "BENCH", "Bench gate", "B", "factory", utcnow())
+        code = make_enroll_code(conn, "BENCH", utcnow())
+    engine.dispose()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "central", "--db", db_url, "--secret-file", str(work / "c.secret"), "serve"]
+    proc = subprocess.Popen([*cmd, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, f"http://127.0.0.1:{port}", code
+        time.sleep(0.1)
+    raise SystemExit("central server did not start")
+
+
+def run_gate(config: KioskConfig, folder: Path, until: threading.Event | None) -> list[float]:
+    kiosk = assemble(config, source=ImageFolderSource(folder, fps=15, loop=until is not None))
+    kiosk.start()
+    stop = threading.Event()
+    if until is not None:
+        threading.Thread(target=lambda: (until.wait(), stop.set()), daemon=True).start()
+    try:
+        kiosk.run(stop, until_end=until is None)
+    finally:
+        kiosk.close()
+    return list(kiosk.metrics.decision_ms)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--db", help="central database URL (default: SQLite in a temporary directory)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
+        work = Path(tmp)
+        folder = work / "frames"
+        folder.mkdir()
+        for i, frame in enumerate(frames_for(60, 4, np.random.default_rng(2))):
+            cv2.imwrite(str(folder / f"{i:05d}.png"), frame)
+        base = {"camera": {"realtime": True}, "decode": {"decoders": ["zxing", "pyzbar"]}, "log": {"level": "WARNING"}}
+        baseline = run_gate(KioskConfig.model_validate({**base, "state_dir": str(work / "baseline")}), folder, None)
+        server, url, code = serve(args.db or f"sqlite:///{work / 'central.db'}", work)
+        try:
+            result = drain(work, base, folder, url, code, args.events)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+    database = "postgresql" if args.db else "sqlite"
+    summary = {"benchmark": "drain", "machine": machine(), "events": args.events, "central_db": database}
+    emit({**summary, "loop_without_sync_ms": pct(baseline), **result}, args.json)
+
+
+def drain(work: Path, base: dict[str, Any], folder: Path, url: str, code: str, count: int) -> dict[str, Any]:
+    config = KioskConfig.model_validate({**base, "state_dir": str(work / "kiosk"), "sync": {"poll_s": 0.2}})
+    enrol_device(config, url, code, None)
+    store = EventStore(config.database_path)
+    backlog(store, count)
+    store.close()
+    drained = threading.Event()
+    started = time.monotonic()
+    watcher = threading.Thread(target=_watch, args=(config.database_path, drained), daemon=True)
+    watcher.start()
+    latencies = run_gate(config, folder, drained)  # the gate runs (and sync with it) until the backlog is gone
+    seconds = time.monotonic() - started
+    return {
+        "drain_s": round(seconds, 1),
+        "events_per_s": round(count / seconds),
+        "loop_during_drain_ms": pct(latencies),
+    }
+
+
+def _watch(database: Path, drained: threading.Event) -> None:
+    reader = EventStore(database, read_only=True)
+    while reader.status(0).unsent > 0:
+        time.sleep(0.2)
+    drained.set()
+
+
+if __name__ == "__main__":
+    main()

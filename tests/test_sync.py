@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import json
+import os
+import random
+import stat
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import CCCD_AN, write_images
+from sqlalchemy import select
+from test_loop import scene
+
+from central.lists import set_status
+from central.schema import devices
+from central.timeutil import utcnow
+from kiosk.app import assemble, with_central_policy
+from kiosk.camera.files import ImageFolderSource
+from kiosk.config import KioskConfig
+from kiosk.credentials import Identity, SubjectKeyer
+from kiosk.demo.central import LocalCentral
+from kiosk.store import EventStore
+from kiosk.sync.backoff import Backoff, retry_after_seconds
+from kiosk.sync.configsync import apply_config, load_etag
+from kiosk.sync.enrol import enrol_device
+from kiosk.sync.identity import write_atomic
+
+SECRET = bytes(range(32))
+
+
+def test_backoff_is_full_jitter_up_to_a_cap_and_honours_retry_after():
+    backoff = Backoff(base_s=1, cap_s=8, rng=random.Random(3))
+    delays = [backoff.delay() for _ in range(8)]
+    assert all(0 <= d <= min(8, 2**i) for i, d in enumerate(delays))
+    assert max(delays[4:]) <= 8 and len(set(delays)) == 8  # jittered, not a fixed ladder
+    assert backoff.delay(retry_after=30) >= 30
+    backoff.reset()
+    assert backoff.delay() <= 1
+
+
+def test_retry_after_in_seconds_or_as_a_date():
+    now = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+    assert retry_after_seconds("7") == 7
+    assert retry_after_seconds("Thu, 26 Nov 2026 08:00:12 GMT", now) == 12
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+    assert retry_after_seconds("999999") == 3600  # a server cannot park a kiosk for days
+
+
+def test_atomic_write_replaces_whole_files_with_the_mode_asked(tmp_path: Path):
+    target = tmp_path / "secret"
+    write_atomic(target, b"one", mode=0o600)
+    write_atomic(target, b"two", mode=0o600)
+    assert target.read_bytes() == b"two" and stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["secret"]  # no temporary left behind
+
+
+def test_config_with_a_broken_list_keeps_the_previous_copy(tmp_path: Path):
+    good = {"status_list": {"entries": [{"subject_key": "a" * 32, "status": "red"}]}, "policy": {"mode": "identity"}}
+    assert apply_config(tmp_path, good, '"v1"')
+    broken = {"status_list": {"entries": [{"subject_key": "nope", "status": "red"}]}, "trust_list": {"certificates": 5}}
+    assert not apply_config(tmp_path, broken, '"v2"')
+    assert json.loads((tmp_path / "status-list.json").read_text())["entries"][0]["subject_key"] == "a" * 32
+    assert not (tmp_path / "trust-list.json").exists() and load_etag(tmp_path) == '"v2"'
+
+
+def test_the_centres_venue_policy_overrides_the_file_unless_unusable(tmp_path: Path):
+    config = KioskConfig.model_validate({"state_dir": str(tmp_path)})
+    apply_config(tmp_path, {"policy": {"mode": "certificate", "test_max_age_h": 48}}, "")
+    policy = with_central_policy(config).policy
+    assert (policy.mode, policy.test_max_age_h) == ("certificate", 48)
+    apply_config(tmp_path, {"policy": {"mode": "anything goes"}}, "")
+    assert with_central_policy(config).policy.mode == "log-only"
+
+
+@pytest.fixture
+def central(tmp_path: Path):
+    with LocalCentral(tmp_path, SECRET) as server:
+        yield server
+
+
+def kiosk_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_enrol_run_and_sync_through_the_command_line(tmp_path: Path, central: LocalCentral):
+    code = central.venue_with_code(("67", "Đắk Nông"), ("CHO-GN", "Chợ Gia Nghĩa"), "market")
+    state = tmp_path / "kiosk"
+    enrolled = kiosk_cli("enroll", "--server", central.url, "--code", code, "--state-dir", str(state))
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert stat.S_IMODE((state / "device.key").stat().st_mode) == 0o600
+    assert (state / "subject-key.secret").read_text().strip() == SECRET.hex()
+    again = kiosk_cli("enroll", "--server", central.url, "--code", code, "--state-dir", str(tmp_path / "other"))
+    assert again.returncode == 1 and "already used" in again.stderr
+    frames = write_images(tmp_path / "frames", scene(CCCD_AN, "https://example.vn"))
+    config = tmp_path / "k.toml"
+    config.write_text("[camera]\nrealtime = false\n[sync]\nenabled = false\n")  # upload only when asked
+    run = kiosk_cli("run", "--config", str(config), "--source", str(frames), "--state-dir", str(state), "--until-end")
+    assert run.returncode == 0, run.stderr
+    synced = kiosk_cli("sync", "--once", "--json", "--config", str(config), "--state-dir", str(state))
+    report = json.loads(synced.stdout)
+    assert (report["uploaded"], report["remaining"], report["error"]) == (2, 0, None)
+    device_id = json.loads((state / "enrollment.json").read_text())["device_id"]
+    assert central.events_held(device_id) == 2
+    with central.engine.begin() as conn:
+        beat = conn.execute(select(devices.c.last_heartbeat).where(devices.c.id == device_id)).scalar_one()
+    assert beat["backlog"] == 0
+
+
+def test_sync_without_enrolment_says_what_to_do(tmp_path: Path):
+    result = kiosk_cli("sync", "--once", "--state-dir", str(tmp_path))
+    assert result.returncode == 1 and "kiosk enroll --server URL --code CODE" in result.stderr
+
+
+def test_a_running_kiosk_takes_up_a_new_status_list_without_restarting(tmp_path: Path, central: LocalCentral):
+    code = central.venue_with_code(("67", "Đắk Nông"), ("BV", "Bệnh viện"), "hospital")
+    config = KioskConfig.model_validate(
+        {"state_dir": str(tmp_path / "k"), "camera": {"realtime": False}, "policy": {"mode": "identity"}}
+    )
+    enrol_device(config, central.url, code, None)
+    key = SubjectKeyer(SECRET).key(Identity("VN-ID", CCCD_AN.split("|")[0]))
+    with central.engine.begin() as conn:
+        set_status(conn, key, "red", utcnow() + timedelta(days=1), utcnow())
+    source = ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN)), fps=None)
+    kiosk = assemble(config, source=source)
+    assert kiosk.sync is not None and kiosk.sync.pull_config()  # what the sync thread does every config_s
+    kiosk.start()
+    try:
+        kiosk.run(threading.Event(), until_end=True)
+    finally:
+        kiosk.close()
+    (row,) = EventStore(config.database_path, read_only=True).status().recent
+    assert (row["decision"], row["reason"]) == ("DENY", "status-red")
+    assert os.path.exists(config.state_dir / "status-list.json")
