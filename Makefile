@@ -29,6 +29,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/loop_cost.py --json > bench/out/loop_cost.json
 	$(BIN)/python bench/latency.py --json > bench/out/latency.json
 	$(BIN)/python bench/decode_success.py --json > bench/out/decode_success.json
+	$(BIN)/python bench/verify_time.py --json > bench/out/verify_time.json
+	$(BIN)/python bench/ingest.py --json > bench/out/ingest.json
+	$(BIN)/python bench/drain.py --json > bench/out/drain.json
 	$(BIN)/python bench/memory.py --minutes 10 --json > bench/out/memory.json
 
 # constraints.txt pins every package to the versions the suite last passed with.

@@ -8,8 +8,10 @@ No `from __future__ import annotations` here: FastAPI reads the route annotation
 
 import gzip
 import json
+import threading
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -52,7 +54,7 @@ def create_app(engine: Engine, secret: bytes, *, clock: Callable[[], datetime] =
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     @app.get("/healthz")
-    def health(conn: Annotated[Connection, Depends(deps.transaction)]) -> dict[str, Any]:
+    def health(conn: Annotated[Connection, Depends(deps.transaction, scope="function")]) -> dict[str, Any]:
         conn.exec_driver_sql("SELECT 1")
         return {"ok": True, "version": __version__, "database": engine.dialect.name}
 
@@ -67,8 +69,14 @@ class _Deps:
     def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
         self.engine = engine
         self.clock = clock
+        # SQLite takes one writer at a time, and its busy handler (sleep, retry) can keep a writer waiting for
+        # seconds behind later ones: uploads queue on this lock instead. PostgreSQL writes concurrently.
+        sqlite = engine.dialect.name == "sqlite"
+        self.writer: AbstractContextManager[object] = threading.Lock() if sqlite else nullcontext()
 
     def transaction(self) -> Iterator[Connection]:
+        # Used with scope="function": the commit happens before the answer is sent. FastAPI's default ("request")
+        # commits after, so a client could act on an answer (a nonce, an enrolment) not yet committed.
         with self.engine.begin() as conn:
             yield conn
 
@@ -79,7 +87,7 @@ class _Deps:
 
 
 def _enrolment_routes(app: FastAPI, deps: _Deps, secret: bytes) -> None:
-    Tx = Annotated[Connection, Depends(deps.transaction)]
+    Tx = Annotated[Connection, Depends(deps.transaction, scope="function")]
 
     @app.post("/api/v1/enroll", status_code=201)
     def enroll_device(body: EnrollRequest, conn: Tx) -> dict[str, Any]:
@@ -99,7 +107,7 @@ def _enrolment_routes(app: FastAPI, deps: _Deps, secret: bytes) -> None:
 
 
 def _sync_routes(app: FastAPI, deps: _Deps) -> None:
-    Tx = Annotated[Connection, Depends(deps.transaction)]
+    Tx = Annotated[Connection, Depends(deps.transaction, scope="function")]
 
     def sender(conn: Tx, authorization: Annotated[str | None, Header()] = None) -> Device:
         return deps.device(conn, authorization)
@@ -110,11 +118,17 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
         responses={413: {"description": "more than 500 events or 2 MiB"}, 422: {"description": "malformed events"}},
     )
     async def upload(request: Request) -> UploadAnswer:
+        authorization = request.headers.get("authorization")
+        await run_in_threadpool(check_token, authorization)  # nothing is inflated or parsed for a stranger
         body = _upload_body(await request.body(), request.headers.get("content-encoding", ""))
-        return await run_in_threadpool(store_upload, request.headers.get("authorization"), body)
+        return await run_in_threadpool(store_upload, authorization, body)
+
+    def check_token(authorization: str | None) -> None:
+        with deps.engine.begin() as conn:
+            deps.device(conn, authorization)
 
     def store_upload(authorization: str | None, body: UploadRequest) -> UploadAnswer:
-        with deps.engine.begin() as conn:
+        with deps.writer, deps.engine.begin() as conn:
             device = deps.device(conn, authorization)
             now = deps.clock()
             held = ingest(conn, device, body.device_time, body.events, now)
@@ -166,6 +180,8 @@ def _gunzip(raw: bytes) -> bytes:
         raise CentralError("Content-Encoding says gzip but the body is not gzip") from None
     if len(data) > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"upload inflates to more than {MAX_UPLOAD_BYTES} bytes")
+    if not inflater.eof:  # cut short: the end of the stream, and its CRC check, never came
+        raise CentralError("the gzip body is truncated")
     return data
 
 

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -221,7 +222,7 @@ def status_set(
 
     key = _subject_key(ctx, subject_key, identity)
     try:
-        end = parse_iso(until) if until else None
+        end = parse_iso(until).astimezone(UTC) if until else None  # SQLite stores the clock time, not the offset
     except ValueError:
         raise click.BadParameter(f"{until!r} is not an ISO 8601 time", param_hint="--until") from None
     with transaction(ctx) as conn:

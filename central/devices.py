@@ -68,12 +68,15 @@ def challenge(conn: Connection, device_id: str, now: datetime) -> str:
 def issue_token(conn: Connection, device_id: str, nonce: str, signature: str, now: datetime) -> str:
     """A bearer token for a device that signed a fresh nonce of ours; each nonce works once."""
     key = _active(conn, device_id)
-    used = conn.execute(
-        update(auth_nonces)
-        .where(auth_nonces.c.nonce == nonce, auth_nonces.c.device_id == device_id, auth_nonces.c.used_at.is_(None))
-        .where(auth_nonces.c.expires_at > now)
-        .values(used_at=now)
-    )
+    # The nonce is used up in a transaction of its own, committed whatever the signature turns out to be: a
+    # refused signature must not leave the nonce open for another try.
+    with conn.engine.begin() as own:
+        used = own.execute(
+            update(auth_nonces)
+            .where(auth_nonces.c.nonce == nonce, auth_nonces.c.device_id == device_id, auth_nonces.c.used_at.is_(None))
+            .where(auth_nonces.c.expires_at > now)
+            .values(used_at=now)
+        )
     if used.rowcount != 1:
         raise Denied("nonce unknown, expired or already used: ask for a new challenge")
     try:

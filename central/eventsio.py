@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -29,7 +29,9 @@ def export_events(conn: Connection, venue: str | None = None) -> Iterator[dict[s
         query = query.where(venues.c.code == venue)
     for row in conn.execute(query.execution_options(yield_per=1000)):
         out = {c: getattr(row, c) for c in EXPORT_COLUMNS}
-        out.update(venue=row.venue, time=aware(row.time).isoformat(), time_synced=row.time_synced)  # type: ignore[union-attr]
+        # PostgreSQL answers in the session's time zone (Asia/Ho_Chi_Minh on a server set up in Vietnam): UTC here.
+        time = aware(row.time).astimezone(UTC)  # type: ignore[union-attr]
+        out.update(venue=row.venue, time=time.isoformat(), time_synced=row.time_synced)
         yield out
 
 
@@ -52,7 +54,7 @@ def _row(line: str, number: int, venue_ids: dict[str, int], now: datetime) -> di
     try:
         data = json.loads(line)
         venue_id = venue_ids[data["venue"]]
-        time = parse_iso(data["time"])
+        time = parse_iso(data["time"]).astimezone(UTC)  # SQLite would keep 09:00+07:00 as 09:00, read back as UTC
         row = {c: data.get(c) for c in EXPORT_COLUMNS}
         if not row["event_id"] or row["direction"] not in ("in", "out") or row["decision"] not in DECISIONS:
             raise ValueError("event_id, direction in/out and decision ACCEPT/DENY/REVIEW are required")

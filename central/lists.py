@@ -43,13 +43,18 @@ def status_list(conn: Connection, now: datetime) -> dict[str, Any]:
 
 
 def import_trust(conn: Connection, data: Any, now: datetime) -> int:
-    """Add the entries of a trust-list document (docs/trust-list.md); each is checked the way kiosks read it."""
+    """Add the entries of a trust-list document (docs/trust-list.md) not held yet; returns how many were added.
+    Each is checked the way kiosks read it first, so a list no kiosk could load is refused whole."""
     try:
         TrustStore.from_json(data)
     except TrustListError as exc:
         raise CentralError(f"trust list refused: {exc}") from None
+    held = {(row.section, json.dumps(row.entry, sort_keys=True)) for row in conn.execute(select(trust_entries))}
     rows = [
-        {"section": section, "entry": entry, "added_at": now} for section in SECTIONS for entry in data.get(section, [])
+        {"section": section, "entry": entry, "added_at": now}
+        for section in SECTIONS
+        for entry in data.get(section, [])
+        if (section, json.dumps(entry, sort_keys=True)) not in held  # importing a list again adds nothing twice
     ]
     if rows:
         conn.execute(trust_entries.insert(), rows)

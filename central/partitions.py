@@ -1,7 +1,8 @@
 """Daily partitions of `events` on PostgreSQL: made ahead of time, dropped whole for retention.
 
-A row whose day has no partition lands in `events_default`; a partition cannot be made later for a day the
-default partition already holds rows for, so partitions are made a week ahead, at start and every day.
+A row whose day has no partition lands in `events_default`, so partitions are made a week ahead, at start and
+every day. Rows that landed there all the same (an import before the server ever ran) move to their partition
+when it is made: PostgreSQL refuses to make it otherwise.
 SQLite has no partitions: retention there is a DELETE.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Engine, delete, text
+from sqlalchemy import Connection, Engine, delete, text
 
 from central.schema import event_keys, events
 
@@ -31,14 +32,23 @@ def ensure_partitions(engine: Engine, today: date, ahead: int = AHEAD_DAYS) -> l
             name = partition_name(day)
             exists = conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar()
             if exists is None:
-                conn.execute(
-                    text(
-                        f"CREATE TABLE {name} PARTITION OF events "  # the name is made here from a date
-                        f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
-                    )
-                )
+                _make_partition(conn, day)
                 made.append(name)
     return made
+
+
+def _make_partition(conn: Connection, day: date) -> None:
+    """The partition of `day`. Rows of that day already in the default partition (an import before the server
+    ever ran, or a server down for a week) are moved into it: PostgreSQL refuses to make it while they are there."""
+    held = conn.execute(delete(events).where(events.c.received_day == day).returning(*events.c)).mappings().all()
+    conn.execute(
+        text(
+            f"CREATE TABLE {partition_name(day)} PARTITION OF events "  # the name is made here from a date
+            f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
+        )
+    )
+    if held:
+        conn.execute(events.insert(), [dict(row) for row in held])
 
 
 def purge_before(engine: Engine, cutoff: date) -> int:

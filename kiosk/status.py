@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from kiosk.app import with_enrolment
 from kiosk.clock import SystemClock
 from kiosk.config import KioskConfig
 from kiosk.store import EventStore
@@ -12,6 +13,7 @@ from kiosk.store import EventStore
 
 def gather_status(config: KioskConfig) -> dict[str, Any]:
     """Counts from the event database (read-only, while the kiosk runs) and the clock's state."""
+    config, enrolment = with_enrolment(config)
     clock = SystemClock()
     report: dict[str, Any] = {
         "device": config.device.id,
@@ -19,7 +21,9 @@ def gather_status(config: KioskConfig) -> dict[str, Any]:
         "database": str(config.database_path),
         "events": 0,
         "unsent": 0,
+        "quarantined": 0,
         "oldest_unsent": None,
+        "server": enrolment.server if enrolment else None,
         "recent": [],
         "clock": {"synchronised": clock.synchronised(), "now": iso(clock.wall()), "boot_id": clock.boot_id},
     }
@@ -31,7 +35,12 @@ def gather_status(config: KioskConfig) -> dict[str, Any]:
         status = store.status()
     finally:
         store.close()
-    report.update(events=status.events, unsent=status.unsent, oldest_unsent=iso(status.oldest_unsent))
+    report.update(
+        events=status.events,
+        unsent=status.unsent,
+        quarantined=status.quarantined,
+        oldest_unsent=iso(status.oldest_unsent),
+    )
     report["recent"] = [{**row, "wall_time": iso(row["wall_time"])} for row in status.recent]
     return report
 
@@ -40,7 +49,7 @@ def render_status(report: dict[str, Any]) -> str:
     clock = report["clock"]
     lines = [
         f"device {report['device']} at {report['venue']}  ({report['database']})",
-        f"events {report['events']}, unsent {report['unsent']}"
+        f"events {report['events']}, unsent {report['unsent']}, quarantined {report['quarantined']}"
         + (f" (oldest {report['oldest_unsent']})" if report["oldest_unsent"] else ""),
         f"clock {'synchronised' if clock['synchronised'] else 'NOT synchronised'}: {clock['now']}",
     ]

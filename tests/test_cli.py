@@ -98,7 +98,7 @@ def test_run_until_end_then_status(tmp_path: Path):
     assert [r["kind"] for r in reversed(report["recent"])] == ["cccd", "pc-covid", "unknown"]
     assert "subject_key" not in json.dumps(report)
     human = kiosk("status", "--config", str(config), "--state-dir", str(state))
-    assert "events 3, unsent 3" in human.stdout
+    assert "events 3, unsent 3, quarantined 0" in human.stdout
 
 
 def test_status_before_any_run(tmp_path: Path):

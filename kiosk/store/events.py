@@ -34,7 +34,7 @@ class StoreStatus:
     """What `kiosk status` shows: counts and recent decisions, without personal data."""
 
     events: int
-    unsent: int
+    unsent: int  # waiting for upload (quarantined ones are counted apart)
     oldest_unsent: float | None  # wall time of the oldest event not yet acknowledged by the server
     recent: list[dict[str, Any]]
     quarantined: int = 0
@@ -67,7 +67,8 @@ class EventStore:
         """Counts and the last `recent` decisions (time, kind, outcome, reason; no subject keys)."""
         try:
             events, unsent, oldest, quarantined = self._db.execute(
-                "SELECT COUNT(*), COUNT(*) - COUNT(sent_at), MIN(CASE WHEN sent_at IS NULL THEN wall_time END),"
+                "SELECT COUNT(*), COUNT(CASE WHEN sent_at IS NULL AND quarantined_at IS NULL THEN 1 END),"
+                " MIN(CASE WHEN sent_at IS NULL AND quarantined_at IS NULL THEN wall_time END),"
                 " COUNT(quarantined_at) FROM events"
             ).fetchone()
             rows = self._db.query(

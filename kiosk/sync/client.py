@@ -94,11 +94,11 @@ class CentralClient:
     def _bearer(self) -> str:
         if self._token is None or time.monotonic() > self._token_until:
             nonce = _checked(self._send("POST", "/api/v1/auth/challenge", json={"device_id": self.device_id}))
-            value = str(nonce.json()["nonce"])
+            value = str(_object_with(nonce, "nonce")["nonce"])
             message = AUTH_CONTEXT + b"\n" + self.device_id.encode() + b"\n" + value.encode()
             signature = base64.b64encode(self.key.sign(message)).decode()
             body = {"device_id": self.device_id, "nonce": value, "signature": signature}
-            token = _checked(self._send("POST", "/api/v1/auth/token", json=body)).json()
+            token = _object_with(_checked(self._send("POST", "/api/v1/auth/token", json=body)), "token")
             self._token = str(token["token"])
             self._token_until = time.monotonic() + float(token.get("expires_in", 900)) - 60
         return self._token
@@ -134,9 +134,17 @@ def _checked(answer: requests.Response) -> requests.Response:
         raise Revoked(f"refused by the server: {detail}")
     if status in REFUSE:
         raise Refused(f"HTTP {status}: {detail}")
-    if status == 429 or status >= 500 or status == 401:
-        raise Retryable(f"HTTP {status}: {detail}", retry_after_seconds(answer.headers.get("Retry-After")))
-    raise Refused(f"HTTP {status}: {detail}")
+    # 429, 5xx and 401 by the protocol; any other status (404 or 405 from a misrouted balancer, 408) is about the
+    # way to the server, not this batch: retried, never a reason to quarantine good events.
+    raise Retryable(f"HTTP {status}: {detail}", retry_after_seconds(answer.headers.get("Retry-After")))
+
+
+def _object_with(answer: requests.Response, key: str) -> dict[str, Any]:
+    """The answer's JSON object, which must hold `key`; Retryable if not (a captive portal, a broken proxy)."""
+    document = answer.json() if _is_json(answer) else None
+    if not isinstance(document, dict) or key not in document:
+        raise Retryable(f"the server's answer has no {key!r}: not the central server, or a proxy in the way")
+    return document
 
 
 def _detail(answer: requests.Response) -> str:

@@ -49,10 +49,15 @@ def sync_once(config: KioskConfig) -> dict[str, Any]:
     store = EventStore(config.database_path)
     try:
         worker = SyncWorker(
-            database=config.database_path, state_dir=config.state_dir, client=client, clock=clock, heartbeat=_beat
+            database=config.database_path,
+            state_dir=config.state_dir,
+            client=client,
+            clock=clock,
+            heartbeat=_beat,
+            batch=config.sync.batch,
         )
         outcome = "sent"
-        while outcome == "sent":
+        while outcome in ("sent", "quarantined"):  # a quarantined batch is set aside: go on with the rest
             outcome = worker.upload_once(store)
         config_ok = worker.pull_config()
         worker.send_heartbeat(store)

@@ -72,6 +72,7 @@ class SyncWorker:
         self.batch = batch
         self.stats = SyncStats()
         self._retry_after: float | None = None
+        self._not_before = 0.0  # monotonic: no upload before this (backoff, Retry-After)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
@@ -95,11 +96,15 @@ class SyncWorker:
         try:
             due = {"heartbeat": 0.0, "config": 0.0}
             while not self._stop.is_set():
-                wait = self._round(store, due)
+                try:
+                    wait = self._round(store, due)
+                except Exception:  # a bug or a store error: logged, retried after a backoff, never the end of sync
+                    self._throttle.error("round", "sync round failed; retrying", exc_info=True)
+                    wait = self._retry_wait()
+                    self._not_before = time.monotonic() + wait
                 self._wake.wait(wait)
                 self._wake.clear()
-        except Exception:  # a bug here must not take the kiosk down; it is logged and sync stops
-            log.exception("sync stopped")
+                self._hold_off()
         finally:
             store.close()
 
@@ -111,10 +116,12 @@ class SyncWorker:
         if now >= due["heartbeat"]:
             due["heartbeat"] = now + (self.timers.heartbeat_s if self.send_heartbeat(store) else self._retry_wait())
         outcome = self.upload_once(store)
-        if outcome == "sent":
-            return 0.0  # more may be waiting: go on at once
+        if outcome in ("sent", "quarantined"):
+            return 0.0  # more may be waiting: go on at once (a refused batch is set aside, not a reason to stop)
         if outcome == "retry":
-            return self._retry_wait()
+            wait = self._retry_wait()
+            self._not_before = time.monotonic() + wait
+            return wait
         return self.timers.poll_s if outcome == "idle" else 3600.0  # revoked: wait for a human
 
     def upload_once(self, store: EventStore) -> str:
@@ -182,6 +189,13 @@ class SyncWorker:
         self._retry_after = retry_after
         self._throttle.error("sync", "sync failed, will retry: %s", exc)
         return "retry"
+
+    def _hold_off(self) -> None:
+        """A wake (the loop committed an event) ends an idle wait at once, but never a backoff or a Retry-After:
+        at a busy gate it would otherwise retry at every passage."""
+        left = self._not_before - time.monotonic()
+        if left > 0:
+            self._stop.wait(left)
 
     def _retry_wait(self) -> float:
         return self.backoff.delay(self._retry_after)
