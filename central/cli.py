@@ -76,13 +76,25 @@ def _redacted(url: str) -> str:
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="Processes (PostgreSQL only).")
 @click.option("--retention-days", type=click.IntRange(1, 3650), help="Remove events received longer ago than this.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate: serve HTTPS.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int, retention_days: int | None) -> None:
-    """Serve the API until interrupted."""
-    from central.server import run
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    workers: int,
+    retention_days: int | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+) -> None:
+    """Serve the API until interrupted (HTTPS with --tls-cert and --tls-key, or behind a TLS proxy)."""
+    from central.server import Listen, run
 
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("give both --tls-cert and --tls-key, or neither")
     engine_of(ctx)  # migrate once, before any worker starts
-    run(ctx.obj["url"], ctx.obj["secret"], host, port, workers, retention_days)
+    run(ctx.obj["url"], ctx.obj["secret"], Listen(host, port, workers, tls_cert, tls_key), retention_days)
 
 
 @cli.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -22,10 +23,28 @@ def app_from_env() -> FastAPI:
     return create_app(engine, load_secret(secret_path(None)))
 
 
-def run(url: str, secret: Path, host: str, port: int, workers: int = 1, retention_days: int | None = None) -> None:
+@dataclass(frozen=True)
+class Listen:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    tls_cert: str | None = None  # PEM certificate (chain) and key: serve HTTPS directly, without a proxy
+    tls_key: str | None = None
+
+
+def run(url: str, secret: Path, listen: Listen, retention_days: int | None = None) -> None:
     load_secret(secret)  # made now, once, not by racing workers
     os.environ["KIOSK_CENTRAL_DB"] = url
     os.environ["KIOSK_CENTRAL_SECRET_FILE"] = str(secret)
     if retention_days:
         os.environ["KIOSK_CENTRAL_RETENTION_DAYS"] = str(retention_days)
-    uvicorn.run("central.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run(
+        "central.server:app_from_env",
+        factory=True,
+        host=listen.host,
+        port=listen.port,
+        workers=listen.workers,
+        ssl_certfile=listen.tls_cert,
+        ssl_keyfile=listen.tls_key,
+        log_level="info",
+    )

@@ -135,3 +135,49 @@ def test_a_running_kiosk_takes_up_a_new_status_list_without_restarting(tmp_path:
     (row,) = EventStore(config.database_path, read_only=True).status().recent
     assert (row["decision"], row["reason"]) == ("DENY", "status-red")
     assert os.path.exists(config.state_dir / "status-list.json")
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, PEM: the centre's TLS in a test."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "central.test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "central.pem", directory / "central.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_tls_with_a_ca_bundle_and_refusal_without(tmp_path: Path):
+    cert, key = self_signed(tmp_path)
+    with LocalCentral(tmp_path, SECRET, tls=(cert, key)) as server:
+        code = server.venue_with_code(("67", "Đắk Nông"), ("V", "Venue"), "office")
+        assert server.url.startswith("https://")
+        refused = kiosk_cli("enroll", "--server", server.url, "--code", code, "--state-dir", str(tmp_path / "a"))
+        assert refused.returncode == 1 and "cannot reach" in refused.stderr  # an unknown certificate is refused
+        state = tmp_path / "b"
+        args = ("--server", server.url, "--code", code, "--ca-bundle", str(cert), "--state-dir", str(state))
+        assert kiosk_cli("enroll", *args).returncode == 0
+        synced = kiosk_cli("sync", "--once", "--json", "--state-dir", str(state))
+        assert json.loads(synced.stdout)["error"] is None  # the bundle kept from enrolment is used

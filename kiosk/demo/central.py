@@ -21,11 +21,18 @@ from central.timeutil import utcnow
 class LocalCentral:
     """`with LocalCentral(dir, secret) as central:` a real central server at `central.url` until the block ends."""
 
-    def __init__(self, directory: Path, secret: bytes) -> None:
+    def __init__(self, directory: Path, secret: bytes, *, tls: tuple[Path, Path] | None = None) -> None:
         self.engine = connect(f"sqlite:///{directory / 'central.db'}")
         self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(self.engine, secret), host="127.0.0.1", port=self.port, log_level="warning")
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(self.engine, secret),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            ssl_certfile=str(tls[0]) if tls else None,
+            ssl_keyfile=str(tls[1]) if tls else None,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="central", daemon=True)
 

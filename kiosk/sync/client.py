@@ -52,8 +52,9 @@ class CentralClient:
         self.key = key
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"kiosk/{__version__}"
-        if ca_bundle:
-            self.session.verify = ca_bundle
+        # NOTE: passed with every request, not set on the session: requests lets $REQUESTS_CA_BUNDLE override a
+        # session's verify (psf/requests issue 3829), which would silently drop the configured bundle.
+        self.verify: str | bool = ca_bundle or True
         self._token: str | None = None
         self._token_until = 0.0
 
@@ -105,7 +106,7 @@ class CentralClient:
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
-            return self.session.request(method, self.server + path, timeout=TIMEOUT, **kwargs)
+            return self.session.request(method, self.server + path, timeout=TIMEOUT, verify=self.verify, **kwargs)
         except requests.RequestException as exc:  # refused, reset, timeout, TLS, DNS: all mean "later"
             raise Retryable(f"{type(exc).__name__}: {exc}") from None
 
