@@ -10,7 +10,8 @@ if ! command -v pg_lsclusters >/dev/null 2>&1; then
     fi
 fi
 as_postgres() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -n -u postgres "$@"; fi
+    # From /: the postgres user may not enter the directory this runs in (a 0700 checkout in /tmp).
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else (cd / && sudo -n -u postgres "$@"); fi
 }
 cluster=$(pg_lsclusters -h | head -n 1)
 if [ -z "$cluster" ]; then
