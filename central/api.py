@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, update
@@ -25,7 +25,7 @@ from central import __version__
 from central.devices import TOKEN_TTL, Device, authenticate, challenge, enroll, issue_token
 from central.errors import CentralError, Unauthenticated
 from central.ingest import ingest
-from central.lists import config_document
+from central.lists import config_document, status_list
 from central.models import (
     MAX_BATCH,
     ChallengeRequest,
@@ -143,6 +143,13 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
         if if_none_match and etag in [v.strip() for v in if_none_match.split(",")]:
             return Response(status_code=304, headers={"ETag": etag})
         return JSONResponse(document, headers={"ETag": etag})
+
+    @app.get("/api/v1/status-list")
+    def status_changes(
+        conn: Tx, device: Annotated[Device, Depends(sender)], since: Annotated[int, Query(ge=0)] = 0
+    ) -> dict[str, Any]:
+        """The status list whole (since=0) or its changes after the version the kiosk holds."""
+        return status_list(conn, deps.clock(), since)
 
     @app.post("/api/v1/heartbeat", status_code=204)
     def heartbeat(body: Heartbeat, conn: Tx, device: Annotated[Device, Depends(sender)]) -> Response:

@@ -264,7 +264,7 @@ def status_clear(ctx: click.Context, subject_key: str) -> None:
     from central.lists import clear_status
 
     with transaction(ctx) as conn:
-        found = clear_status(conn, subject_key.lower())
+        found = clear_status(conn, subject_key.lower(), utcnow())
     click.echo("cleared" if found else "not on the list")
 
 

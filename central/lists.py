@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select, text
 
 from central.errors import CentralError
 from central.schema import status_entries, trust_entries, venues
@@ -20,26 +20,56 @@ SECTIONS = ("certificates", "shc_issuers", "csca", "pass_keys")
 def set_status(conn: Connection, subject_key: str, status: str, until: datetime | None, now: datetime) -> None:
     if status not in ("red", "yellow") or len(subject_key) != 32:
         raise CentralError("a status entry needs a 32-hex subject key and status red or yellow")
+    _write_status(conn, subject_key, {"status": status, "until": until, "cleared": False}, now)
+
+
+def clear_status(conn: Connection, subject_key: str, now: datetime) -> bool:
+    """Take `subject_key` off the list; a tombstone stays so that kiosks fetching changes drop it too."""
+    live = conn.execute(
+        select(status_entries.c.subject_key).where(
+            status_entries.c.subject_key == subject_key, status_entries.c.cleared.is_(False)
+        )
+    ).first()
+    if live is None:
+        return False
+    _write_status(conn, subject_key, {"status": "red", "until": None, "cleared": True}, now)
+    return True
+
+
+def _write_status(conn: Connection, subject_key: str, values: dict[str, Any], now: datetime) -> None:
+    if conn.dialect.name == "postgresql":
+        # Versions must be given in commit order, or a kiosk could read version N before an N-1 commits and
+        # never fetch it. Status changes are rare (officers, not kiosks): serialising them costs nothing.
+        conn.execute(text("LOCK TABLE status_entries IN SHARE ROW EXCLUSIVE MODE"))
+    version = (conn.execute(select(func.max(status_entries.c.version))).scalar() or 0) + 1
     conn.execute(delete(status_entries).where(status_entries.c.subject_key == subject_key))
-    conn.execute(status_entries.insert().values(subject_key=subject_key, status=status, until=until, updated_at=now))
+    conn.execute(status_entries.insert().values(subject_key=subject_key, updated_at=now, version=version, **values))
 
 
-def clear_status(conn: Connection, subject_key: str) -> bool:
-    return conn.execute(delete(status_entries).where(status_entries.c.subject_key == subject_key)).rowcount > 0
+def status_version(conn: Connection) -> int:
+    return int(conn.execute(select(func.max(status_entries.c.version))).scalar() or 0)
 
 
-def status_list(conn: Connection, now: datetime) -> dict[str, Any]:
-    rows = conn.execute(select(status_entries).order_by(status_entries.c.subject_key)).all()
-    entries = []
-    for row in rows:
+def status_list(conn: Connection, now: datetime, since: int = 0) -> dict[str, Any]:
+    """The status list as of now: whole (`since` 0) or the changes after version `since`.
+
+    {"version": V, "full": bool, "issued_at": ..., "entries": [...], "cleared": [subject keys]}. Expired
+    entries are left out of a whole list; a change list carries them so the kiosk's copy stays exact.
+    """
+    changed = status_entries.c.version > since if since else status_entries.c.cleared.is_(False)
+    query = select(status_entries).where(changed).order_by(status_entries.c.version)
+    entries, cleared = [], []
+    for row in conn.execute(query):
         until = aware(row.until)
-        if until is not None and until < now:
-            continue
-        entry = {"subject_key": row.subject_key, "status": row.status}
-        if until is not None:
-            entry["until"] = until.isoformat()
-        entries.append(entry)
-    return {"issued_at": now.isoformat(), "entries": entries}
+        if row.cleared:
+            cleared.append(row.subject_key)
+        elif since or until is None or until >= now:
+            entry = {"subject_key": row.subject_key, "status": row.status}
+            if until is not None:
+                entry["until"] = until.isoformat()
+            entries.append(entry)
+    version = status_version(conn)
+    return {"version": version, "full": not since, "issued_at": now.isoformat(), "entries": entries, "cleared": cleared}
 
 
 def import_trust(conn: Connection, data: Any, now: datetime) -> int:
@@ -74,14 +104,12 @@ def trust_list(conn: Connection) -> dict[str, Any]:
 def config_document(conn: Connection, device_id: str, venue_id: int, now: datetime) -> tuple[dict[str, Any], str]:
     """The configuration a device follows, and its version (the ETag); the version ignores `now`."""
     venue = conn.execute(select(venues.c.code, venues.c.policy).where(venues.c.id == venue_id)).one()
-    status = status_list(conn, now)
     body = {
         "device": {"id": device_id, "venue": venue.code},
         "policy": venue.policy or {},
         "trust_list": trust_list(conn),
-        "status_list": status,
+        "status_list_version": status_version(conn),  # the list itself comes from /status-list, by changes
         "messages": {},
     }
-    stable = {**body, "status_list": {"entries": status["entries"]}}
-    version = hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    version = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32]
     return {"version": version, **body}, version

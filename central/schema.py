@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -133,6 +135,9 @@ status_entries = Table(
     Column("status", String(6), nullable=False),
     Column("until", TZ, nullable=True),
     Column("updated_at", TZ, nullable=False),
+    Column("version", BigInteger, nullable=False, server_default="0"),  # the list's version when last changed
+    Column("cleared", Boolean, nullable=False, server_default=false()),  # a tombstone: kiosks must drop the key
+    Index("status_entries_version", "version"),
 )
 
 trust_entries = Table(

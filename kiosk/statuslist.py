@@ -60,6 +60,8 @@ class StatusList:
     def from_json(cls, data: Any) -> StatusList:
         if not isinstance(data, dict) or not isinstance(data.get("entries", []), list):
             raise StatusListError("expected an object with a list 'entries'")
+        if not isinstance(data.get("version", 0), int | None):
+            raise StatusListError("'version' must be an integer")
         entries = {}
         for i, item in enumerate(data.get("entries", [])):
             key, status = (item.get("subject_key"), item.get("status")) if isinstance(item, dict) else (None, None)

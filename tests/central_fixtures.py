@@ -364,6 +364,9 @@ class DeviceClient:
     def heartbeat(self, body: dict[str, Any]) -> requests.Response:
         return self.post("/api/v1/heartbeat", body, headers=self.auth_header())
 
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.get(self.base_url + path, headers=self.auth_header(), timeout=HTTP_TIMEOUT_S, **kwargs)
+
 
 def enrolled_device(server: CentralServer, venue: str = "V1", *, name: str = "test-gate") -> DeviceClient:
     """A device enrolled at `venue` (made if missing) and holding a token."""

@@ -456,8 +456,30 @@ def test_config_answers_304_for_its_etag_until_the_status_list_changes(
     changed = device.config(etag)
     assert changed.status_code == 200
     assert changed.headers["ETag"] != etag
-    assert changed.json()["status_list"]["entries"] == [{"subject_key": key, "status": "red"}]
+    assert changed.json()["status_list_version"] == first.json()["status_list_version"] + 1
     assert device.config(changed.headers["ETag"]).status_code == 304
+
+
+def test_the_status_list_comes_whole_then_as_changes(server: CentralServer, device: DeviceClient) -> None:
+    keys = [f"{n:032x}" for n in range(3)]
+    for key in keys:
+        status_cli(server, "set", "--subject-key", key, "--status", "red")
+    whole = device.get("/api/v1/status-list").json()
+    assert (whole["full"], whole["version"], whole["cleared"]) == (True, 3, [])
+    assert [e["subject_key"] for e in whole["entries"]] == keys
+    status_cli(server, "clear", keys[0])
+    status_cli(server, "set", "--subject-key", keys[1], "--status", "yellow")
+    changes = device.get("/api/v1/status-list", params={"since": 3}).json()
+    assert (changes["full"], changes["version"], changes["cleared"]) == (False, 5, [keys[0]])
+    assert changes["entries"] == [{"subject_key": keys[1], "status": "yellow"}]  # only what changed after 3
+    assert device.get("/api/v1/status-list", params={"since": 5}).json()["entries"] == []
+    assert device.get("/api/v1/status-list", params={"since": -1}).status_code == 422
+    assert sorted(e["subject_key"] for e in device.get("/api/v1/status-list").json()["entries"]) == keys[1:]
+
+
+def status_cli(server: CentralServer, *args: str) -> None:
+    cli = [sys.executable, "-m", "central", "--db", server.db_url, "status", *args]
+    subprocess.run(cli, check=True, capture_output=True, timeout=60)
 
 
 def test_a_heartbeat_is_kept_on_the_device_row(server: CentralServer, device: DeviceClient, clock: FakeClock) -> None:

@@ -25,7 +25,7 @@ from kiosk.credentials import Identity, SubjectKeyer
 from kiosk.demo.central import LocalCentral
 from kiosk.store import EventStore
 from kiosk.sync.backoff import Backoff, retry_after_seconds
-from kiosk.sync.configsync import apply_config, load_etag
+from kiosk.sync.configsync import apply_config, merge_status, status_version
 from kiosk.sync.enrol import enrol_device
 from kiosk.sync.identity import write_atomic
 
@@ -60,19 +60,31 @@ def test_atomic_write_replaces_whole_files_with_the_mode_asked(tmp_path: Path):
 
 def test_config_with_a_broken_list_keeps_the_previous_copy(tmp_path: Path):
     good = {"status_list": {"entries": [{"subject_key": "a" * 32, "status": "red"}]}, "policy": {"mode": "identity"}}
-    assert apply_config(tmp_path, good, '"v1"')
+    assert apply_config(tmp_path, good)
     broken = {"status_list": {"entries": [{"subject_key": "nope", "status": "red"}]}, "trust_list": {"certificates": 5}}
-    assert not apply_config(tmp_path, broken, '"v2"')
+    assert not apply_config(tmp_path, broken)
     assert json.loads((tmp_path / "status-list.json").read_text())["entries"][0]["subject_key"] == "a" * 32
-    assert not (tmp_path / "trust-list.json").exists() and load_etag(tmp_path) == '"v2"'
+    assert not (tmp_path / "trust-list.json").exists()
+
+
+def test_status_changes_are_laid_over_the_kiosks_copy(tmp_path: Path):
+    a, b, c = ("a" * 32, "b" * 32, "c" * 32)
+    whole = {"version": 3, "full": True, "entries": [{"subject_key": k, "status": "red"} for k in (a, b, c)]}
+    assert merge_status(tmp_path, whole) and status_version(tmp_path) == 3
+    changes = {"version": 5, "full": False, "entries": [{"subject_key": b, "status": "yellow"}], "cleared": [a]}
+    assert merge_status(tmp_path, changes) and status_version(tmp_path) == 5
+    entries = json.loads((tmp_path / "status-list.json").read_text())["entries"]
+    assert sorted((e["subject_key"], e["status"]) for e in entries) == [(b, "yellow"), (c, "red")]
+    broken = {"version": 6, "full": False, "entries": [{"subject_key": "nope", "status": "red"}]}
+    assert not merge_status(tmp_path, broken) and status_version(tmp_path) == 5  # the copy stays as it was
 
 
 def test_the_centres_venue_policy_overrides_the_file_unless_unusable(tmp_path: Path):
     config = KioskConfig.model_validate({"state_dir": str(tmp_path)})
-    apply_config(tmp_path, {"policy": {"mode": "certificate", "test_max_age_h": 48}}, "")
+    apply_config(tmp_path, {"policy": {"mode": "certificate", "test_max_age_h": 48}})
     policy = with_central_policy(config).policy
     assert (policy.mode, policy.test_max_age_h) == ("certificate", 48)
-    apply_config(tmp_path, {"policy": {"mode": "anything goes"}}, "")
+    apply_config(tmp_path, {"policy": {"mode": "anything goes"}})
     assert with_central_policy(config).policy.mode == "log-only"
 
 

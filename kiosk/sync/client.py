@@ -79,6 +79,14 @@ class CentralClient:
             raise Retryable("the config answer is not a JSON object")
         return document, answer.headers.get("ETag", "")
 
+    def status_list(self, since: int) -> dict[str, Any]:
+        """The status list's changes after version `since` (the whole list for 0)."""
+        answer = self._authorised("GET", "/api/v1/status-list", params={"since": since})
+        document = answer.json() if _is_json(answer) else None
+        if not isinstance(document, dict) or not isinstance(document.get("version"), int):
+            raise Retryable("the status-list answer is not a versioned JSON object")
+        return document
+
     def heartbeat(self, body: dict[str, Any]) -> None:
         self._authorised("POST", "/api/v1/heartbeat", json=body)
 

@@ -28,7 +28,12 @@ def load_etag(state_dir: Path) -> str | None:
         return None
 
 
-def apply_config(state_dir: Path, document: dict[str, Any], etag: str) -> bool:
+def save_etag(state_dir: Path, etag: str) -> None:
+    if etag:
+        write_atomic(state_dir / ETAG_FILE, etag.encode("ascii", "replace"))
+
+
+def apply_config(state_dir: Path, document: dict[str, Any]) -> bool:
     """Write the lists of `document` that are usable; True if anything was written. A list that would not
     load is refused whole (the previous copy stays) and logged: a broken push must not empty the kiosk's lists."""
     written = False
@@ -38,9 +43,42 @@ def apply_config(state_dir: Path, document: dict[str, Any], etag: str) -> bool:
             continue
         write_atomic(state_dir / name, json.dumps(value, ensure_ascii=False, sort_keys=True).encode())
         written = True
-    if etag:
-        write_atomic(state_dir / ETAG_FILE, etag.encode("ascii", "replace"))
     return written
+
+
+def status_version(state_dir: Path) -> int:
+    """The version of the status list this kiosk holds (0: none yet)."""
+    try:
+        version = json.loads((state_dir / FILES["status_list"]).read_text(encoding="utf-8")).get("version", 0)
+    except (OSError, ValueError, AttributeError):
+        return 0
+    return version if isinstance(version, int) else 0
+
+
+def merge_status(state_dir: Path, changes: dict[str, Any]) -> bool:
+    """Lay the centre's status changes over the kiosk's copy (or replace it when the answer is whole)."""
+    path = state_dir / FILES["status_list"]
+    current: dict[str, Any] = {}
+    if not changes.get("full"):
+        try:
+            current = {e["subject_key"]: e for e in json.loads(path.read_text(encoding="utf-8"))["entries"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("%s: unreadable; asking for the whole status list next time", path)
+            return False
+    for key in changes.get("cleared", []):
+        current.pop(key, None)
+    for entry in changes.get("entries", []):
+        if isinstance(entry, dict) and "subject_key" in entry:
+            current[entry["subject_key"]] = entry
+    merged = {
+        "version": changes.get("version"),
+        "issued_at": changes.get("issued_at"),
+        "entries": list(current.values()),
+    }
+    if not _usable("status_list", merged):
+        return False
+    write_atomic(path, json.dumps(merged, ensure_ascii=False, sort_keys=True).encode())
+    return True
 
 
 def _usable(key: str, value: Any) -> bool:

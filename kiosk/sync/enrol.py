@@ -31,7 +31,7 @@ def enrol_device(config: KioskConfig, server: str, code: str, ca_bundle: str | N
     if _recorded(config):
         log.warning("events recorded before enrolment carry subject keys of the local secret: not matchable centrally")
     write_atomic(config.secret_path, secret.hex().encode() + b"\n", mode=0o600)
-    apply_config(state, answer.get("config") or {}, "")
+    apply_config(state, answer.get("config") or {})
     enrolment = Enrolment(server.rstrip("/"), str(answer["device_id"]), str(answer["venue"]), ca_bundle)
     save_enrolment(state, enrolment)
     return enrolment
