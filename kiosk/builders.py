@@ -10,7 +10,8 @@ from typing import Any
 
 from kiosk.camera import FrameSource
 from kiosk.clock import Clock
-from kiosk.config import CameraConfig, DecodeConfig, FeedbackConfig, KioskConfig
+from kiosk.config import CameraConfig, DecodeConfig, KioskConfig
+from kiosk.configfeedback import FeedbackConfig
 from kiosk.credentials.trust import TrustListError, TrustStore
 from kiosk.decode import Decoder, DecoderChain
 from kiosk.errors import KioskError

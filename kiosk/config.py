@@ -7,44 +7,21 @@ is reported as one `ConfigProblem` per mistake, each with its key path and, wher
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from kiosk.configerrors import ConfigError, ConfigProblem, problems_from_validation
+from kiosk.configfeedback import FeedbackConfig, Section
 
 DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/kiosk")
 
-_PIN = re.compile(r"(?:GPIO|BCM)?(\d{1,2})")
-
-
-def _bcm_pin(value: object) -> object:
-    """A pin as "GPIO<n>" (BCM numbering, 0-27 on the 40-pin header); "" means no device is fitted."""
-    if value == "" or value is None:
-        return None
-    match = _PIN.fullmatch(value.strip().upper()) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError('expected a BCM pin name such as "GPIO17", or "" for none')
-    number = int(match.group(1))
-    if number > 27:
-        raise ValueError(f"GPIO{number} is not on the 40-pin header (GPIO0-GPIO27)")
-    return f"GPIO{number}"
-
-
-Pin = Annotated[str | None, BeforeValidator(_bcm_pin)]
 SubjectKey = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="subject key: 32 lower-case hex")]
 DecoderName = Literal["zxing", "pyzbar", "opencv"]
 _MIN_VIEW = 64  # pixels: the smallest region in which a phone's QR code can still be read
-
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, values are immutable once loaded."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # TOML is typed: "yes" is not true
 
 
 class DeviceConfig(Section):
@@ -137,35 +114,6 @@ class IdentityConfig(Section):
     secret_file: Path | None = Field(
         None, strict=False, description="HMAC secret for subject keys (default: <state_dir>/subject-key.secret)."
     )
-
-
-class GpioConfig(Section):
-    pin_factory: Literal["auto", "lgpio", "rpigpio", "pigpio", "native", "mock"] = Field(
-        "auto", description="gpiozero pin factory; lgpio on a Pi 5, mock for tests and the demo."
-    )
-    green_led: Pin = Field("GPIO22", description='Green LED pin (ACCEPT); "" if not fitted.')
-    red_led: Pin = Field("GPIO27", description="Red LED pin (DENY, REVIEW, fault).")
-    buzzer: Pin = Field("GPIO18", description="Active buzzer pin.")
-    relay: Pin = Field("GPIO17", description="Gate relay pin.")
-    relay_active_high: bool = Field(True, description="Relay board switches on a high level.")
-    relay_hold_s: float = Field(3.0, ge=1, le=10, description="How long the gate relay stays energised.")
-    light_s: float = Field(1.5, ge=0.2, le=10, description="How long a result light stays on.")
-
-    @model_validator(mode="after")
-    def _pins_distinct(self) -> GpioConfig:
-        pins = list(self._assigned().values())
-        if len(set(pins)) != len(pins):
-            raise ValueError(f"a pin is used twice: {self._assigned()}")
-        return self
-
-    def _assigned(self) -> dict[str, str]:
-        names = ("green_led", "red_led", "buzzer", "relay")
-        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
-
-
-class FeedbackConfig(Section):
-    outputs: list[Literal["console", "gpio"]] = Field(["console"], description="Where results are signalled.")
-    gpio: GpioConfig = Field(default_factory=GpioConfig, description="GPIO outputs.")
 
 
 class SyncConfig(Section):

@@ -22,6 +22,7 @@ from kiosk.credentials import Credential, Kind, SubjectKeyer
 from kiosk.credentials.trust import TrustStore
 from kiosk.debounce import Debouncer, payload_digest
 from kiosk.decode import Box, Code, DecoderChain
+from kiosk.decode.chain import ChainResult
 from kiosk.errors import KioskError, SourceError, StoreError
 from kiosk.events import Event
 from kiosk.hardware.feedback import Feedback
@@ -102,6 +103,7 @@ class ScanLoop:
         self._unread_at = float("-inf")
         self._throttle = Throttle(log)
         self.after_commit: Callable[[], None] = lambda: None  # e.g. wake the uploader
+        self.on_frame: Callable[[Frame, ChainResult], None] | None = None  # e.g. the screen; must not block
 
     def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
         """Process frames until `stop` is set, or (with `until_end`) the replay is exhausted.
@@ -142,6 +144,8 @@ class ScanLoop:
         self.metrics.frame((time.perf_counter() - started) * 1000, len(result.codes))
         if result.unread:
             self._unread, self._unread_at = result.unread, frame.captured
+        if self.on_frame is not None:
+            self.on_frame(frame, result)
         if not result.codes and not self.debouncer.tracking:
             return []
         by_digest = {payload_digest(code.digest_source): code for code in result.codes}

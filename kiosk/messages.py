@@ -49,3 +49,26 @@ def message(reason: str, language: str = "vi") -> str:
     """The message for `reason` in "vi" or "en"; a reason without one falls back to the generic outcome."""
     vi, en = MESSAGES.get(reason, WAIT_FOR_GUARD)
     return en if language == "en" else vi
+
+
+FAULT = ("Thiết bị gặp sự cố, vui lòng gặp bảo vệ", "The device has a fault, please see the guard")
+
+
+class Messages:
+    """The messages of one kiosk: its language, with the venue's own wording laid over the built-in one."""
+
+    def __init__(self, language: str = "vi", overrides: dict[str, str] | None = None) -> None:
+        self.language = language
+        self.overrides = dict(overrides or {})
+
+    def text(self, reason: str) -> str:
+        """What the person is told for `reason`: never anything taken from the code itself."""
+        return self.overrides.get(reason) or message(reason, self.language)
+
+    def fault(self) -> str:
+        return self.overrides.get("fault") or (FAULT[1] if self.language == "en" else FAULT[0])
+
+    def all_texts(self) -> list[str]:
+        """Every distinct text this kiosk may say (what voice renders ahead of time)."""
+        texts = [self.text(reason) for reason in MESSAGES] + [self.fault()]
+        return list(dict.fromkeys(texts))
