@@ -8,16 +8,18 @@ commit fails, the gate stays shut and the fault is signalled instead.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum, auto
 from typing import Literal, Protocol
 
 from kiosk.camera.base import Frame
 from kiosk.clock import Clock
+from kiosk.commands import Command
 from kiosk.credentials import Credential, Kind, SubjectKeyer
 from kiosk.credentials.trust import TrustStore
 from kiosk.debounce import Debouncer, payload_digest
@@ -104,6 +106,9 @@ class ScanLoop:
         self._throttle = Throttle(log)
         self.after_commit: Callable[[], None] = lambda: None  # e.g. wake the uploader
         self.on_frame: Callable[[Frame, ChainResult], None] | None = None  # e.g. the screen; must not block
+        self.commands: queue.SimpleQueue[Command] = queue.SimpleQueue()  # button presses, from gpiozero's thread
+        self.review_timeout_s = 30.0
+        self._review: tuple[Event, float] | None = None  # the last REVIEW, for the guard's button
 
     def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
         """Process frames until `stop` is set, or (with `until_end`) the replay is exhausted.
@@ -113,6 +118,7 @@ class ScanLoop:
         """
         watch = _Watch(self.stall_s)
         while not stop.is_set():
+            self.take_commands()
             frame = self.frames.next(timeout=0.2)
             if frame is None:
                 if self.frames.exhausted:
@@ -171,7 +177,17 @@ class ScanLoop:
             return None  # one QR of a card split over several: the card is decided when all are in
         subject_key = credential.subject_key or (self.keyer.key(credential.identity) if credential.identity else None)
         decision = self.policy.decide(credential, subject_key, now)
-        event = self._event(credential, subject_key, decision.outcome, decision.reason, code.decoder, frame)
+        latency_ms = (self.clock.monotonic() - frame.captured) * 1000
+        event = self._event(credential.kind.value, subject_key, decision.outcome, decision.reason, code.decoder)
+        stored = self._commit(replace(event, latency_ms=round(latency_ms, 3)))
+        if stored is not _NOT_RECORDED:
+            self.metrics.decision(stored.decision, (self.clock.monotonic() - frame.captured) * 1000)
+            if stored.decision == "REVIEW":
+                self._review = (stored, self.clock.monotonic())
+        return stored
+
+    def _commit(self, event: Event) -> Event | Literal[_Failed.NOT_RECORDED]:
+        """Record `event`, then (only then) signal it: an opened gate always has a record."""
         try:
             stored = self.store.record(event)
         except StoreError as exc:
@@ -181,8 +197,32 @@ class ScanLoop:
             return _NOT_RECORDED
         self.feedback.signal(stored)
         self.after_commit()
-        self.metrics.decision(stored.decision, (self.clock.monotonic() - frame.captured) * 1000)
         return stored
+
+    def take_commands(self) -> list[Event]:
+        """Act on the button presses queued since the last frame; returns the events they committed."""
+        events: list[Event] = []
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                return events
+            event = self._command(command)
+            if event is not None:
+                stored = self._commit(event)
+                if stored is not _NOT_RECORDED:
+                    events.append(stored)
+
+    def _command(self, command: Command) -> Event | None:
+        if command.name == "exit":  # someone leaving pressed the exit button: an opening, so a record
+            event = self._event("button", None, "ACCEPT", "exit-button", "button")
+            return replace(event, direction="out")
+        review, self._review = self._review, None
+        if review is None or command.at - review[1] > self.review_timeout_s:
+            log.info("guard button pressed with no decision waiting for the guard")
+            return None
+        held = review[0]  # the guard saw the person and accepts: a new event, the REVIEW stays recorded too
+        return self._event(held.kind, held.subject_key, "ACCEPT", "guard-accepted", "button")
 
     def _read(self, code: Code, now: datetime) -> Credential:
         if code.binary:
@@ -194,15 +234,7 @@ class ScanLoop:
             log.error("credential parser failed with %s", type(exc).__name__)
             return Credential(Kind.UNKNOWN, problem="parser-error")
 
-    def _event(
-        self,
-        credential: Credential,
-        subject_key: str | None,
-        outcome: str,
-        reason: str,
-        decoder: str,
-        frame: Frame,
-    ) -> Event:
+    def _event(self, kind: str, subject_key: str | None, outcome: str, reason: str, decoder: str) -> Event:
         wall = self.clock.wall()
         mono = self.clock.monotonic()
         return Event(
@@ -215,12 +247,12 @@ class ScanLoop:
             device_id=self.gate.device_id,
             venue=self.gate.venue,
             direction=self.gate.direction,
-            kind=credential.kind.value,
+            kind=kind,
             subject_key=subject_key,
             decision=outcome,
             reason=reason,
             decoder=decoder,
-            latency_ms=round((mono - frame.captured) * 1000, 3),
+            latency_ms=0.0,
         )
 
 

@@ -42,6 +42,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pass-yellow": WAIT_FOR_GUARD,
     "pass-red": REFUSED,
     "declaration-required": ("Vui lòng khai báo y tế", "Please make a health declaration"),
+    "guard-accepted": ENTER,
+    "exit-button": ("Tạm biệt", "Goodbye"),
 }
 
 

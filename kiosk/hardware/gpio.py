@@ -1,20 +1,36 @@
 """Lights, buzzer and gate relay on GPIO through gpiozero.
 
-Every device takes the pin factory as a seam: lgpio on a Pi 5, MockFactory in tests and the demo. Patterns
-run in gpiozero's background threads, so `signal` returns in well under a millisecond.
+Every device takes the pin factory as a seam: lgpio on a Pi 5, MockFactory in tests and the demo. Patterns run
+in gpiozero's background threads (or ours, for tone sequences), so `signal` returns in well under a millisecond.
 
-The relay is created released (`initial_value=False`) and released again on close. What the gate does when
-this process dies is decided by the wiring (see README): a released relay must mean a shut gate.
+Each decision has its own pattern, told apart by light and by ear:
+  ACCEPT  green (RGB: green), one short beep (tonal: a rising pair), the gate opens for relay_hold_s
+  DENY    red, three short beeps (tonal: one low tone), the gate is shut at once
+  REVIEW  both lights (RGB: amber), two long beeps (tonal: two middle tones), the gate is shut
+  fault   red blinking, one long beep (tonal: a falling pair), the gate is shut
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
-from gpiozero import LED, Buzzer, DigitalOutputDevice
+from gpiozero import LED, RGBLED, Buzzer, DigitalOutputDevice, TonalBuzzer
+from gpiozero.tones import Tone
 
 from kiosk.events import Event
+from kiosk.hardware.gate import GateRelay
+
+GREEN, RED, AMBER, OFF = (0.0, 1.0, 0.0), (1.0, 0.0, 0.0), (1.0, 0.45, 0.0), (0.0, 0.0, 0.0)
+# Tone sequences: (note, seconds); None is a rest. Within a piezo's loud range and TonalBuzzer's default octave.
+TUNES: dict[str, list[tuple[str | None, float]]] = {
+    "ACCEPT": [("C5", 0.08), ("G5", 0.14)],
+    "DENY": [("A4", 0.5)],
+    "REVIEW": [("E5", 0.25), (None, 0.1), ("E5", 0.25)],
+    "fault": [("G5", 0.3), ("C5", 0.6)],
+}
+BEEPS = {"ACCEPT": (0.1, 0.1, 1), "DENY": (0.1, 0.1, 3), "REVIEW": (0.3, 0.2, 2), "fault": (1.0, 0.1, 1)}
 
 
 @dataclass(frozen=True)
@@ -26,66 +42,113 @@ class GpioPins:
     relay_active_high: bool = True
     relay_hold_s: float = 3.0
     light_s: float = 1.5
+    blue_led: str | None = None
+    buzzer_kind: str = "active"
+    relay_logic: str = "energize-to-open"
 
 
 class GpioFeedback:
-    """ACCEPT: green light, one short beep, relay pulse. DENY: red light, three beeps. REVIEW: both lights."""
+    """The GPIO outputs of one gate."""
 
     def __init__(self, pins: GpioPins, *, pin_factory: Any = None) -> None:
         self.pins = pins
-        self.green = LED(pins.green_led, pin_factory=pin_factory) if pins.green_led else None
-        self.red = LED(pins.red_led, pin_factory=pin_factory) if pins.red_led else None
-        self.buzzer = Buzzer(pins.buzzer, pin_factory=pin_factory) if pins.buzzer else None
-        self.relay = (
-            DigitalOutputDevice(
-                pins.relay, active_high=pins.relay_active_high, initial_value=False, pin_factory=pin_factory
-            )
+        self.rgb = (
+            RGBLED(pins.red_led, pins.green_led, pins.blue_led, pin_factory=pin_factory)
+            if pins.blue_led and pins.red_led and pins.green_led
+            else None
+        )
+        self.green = LED(pins.green_led, pin_factory=pin_factory) if pins.green_led and not self.rgb else None
+        self.red = LED(pins.red_led, pin_factory=pin_factory) if pins.red_led and not self.rgb else None
+        self.buzzer = _buzzer(pins, pin_factory)
+        self.gate = (
+            GateRelay(pins.relay, active_high=pins.relay_active_high, logic=pins.relay_logic, pin_factory=pin_factory)
             if pins.relay
             else None
         )
+        self._tune: threading.Event | None = None
+
+    @property
+    def relay(self) -> DigitalOutputDevice | None:
+        return self.gate.device if self.gate else None
 
     def signal(self, event: Event) -> None:
-        light = self.pins.light_s
         if event.decision == "ACCEPT":
-            if self.relay is not None:
-                self.relay.blink(on_time=self.pins.relay_hold_s, off_time=0, n=1)
-            self._off(self.red)
-            self._light(self.green, light)
-            self._beep(0.1, 0.1, 1)
-            return
-        # Anything but ACCEPT shuts a gate still held open for the person before: the refused person must not
-        # walk through on someone else's pulse.
-        self._off(self.relay)
-        if event.decision == "DENY":
-            self._off(self.green)
-            self._light(self.red, light)
-            self._beep(0.1, 0.1, 3)
+            if self.gate is not None:
+                self.gate.open_for(self.pins.relay_hold_s)
+            self._show(GREEN)
         else:
-            self._light(self.green, light)
-            self._light(self.red, light)
-            self._beep(0.3, 0.2, 2)
+            # Anything but ACCEPT shuts a gate still held open for the person before: the refused person must
+            # not walk through on someone else's pulse.
+            if self.gate is not None:
+                self.gate.shut()
+            self._show(RED if event.decision == "DENY" else AMBER)
+        self._sound(event.decision)
 
     def fault(self, reason: str) -> None:
-        if self.relay is not None:
-            self.relay.off()
-        if self.red is not None:
+        if self.gate is not None:
+            self.gate.shut()
+        if self.rgb is not None:
+            self.rgb.blink(on_time=0.1, off_time=0.1, on_color=RED, n=10)
+        elif self.red is not None:
             self.red.blink(on_time=0.1, off_time=0.1, n=10)
-        self._beep(1.0, 0.1, 1)
+        self._sound("fault")
 
     def close(self) -> None:
-        for device in (self.relay, self.green, self.red, self.buzzer):
+        self._stop_tune()
+        if self.gate is not None:
+            self.gate.release()
+        for device in (self.green, self.red, self.rgb, self.buzzer):
             if device is not None:
-                device.off()
+                device.off() if not isinstance(device, TonalBuzzer) else device.stop()
                 device.close()
 
-    def _off(self, device: DigitalOutputDevice | None) -> None:
-        if device is not None:
-            device.off()
+    def _show(self, color: tuple[float, float, float]) -> None:
+        seconds = self.pins.light_s
+        if self.rgb is not None:
+            self.rgb.blink(on_time=seconds, off_time=0, on_color=color, n=1)
+            return
+        for led, lit in ((self.green, color[1] > 0), (self.red, color[0] > 0)):
+            if led is None:
+                continue
+            if lit:
+                led.blink(on_time=seconds, off_time=0, n=1)
+            else:
+                led.off()
 
-    def _light(self, led: LED | None, seconds: float) -> None:
-        if led is not None:
-            led.blink(on_time=seconds, off_time=0, n=1)
-
-    def _beep(self, on: float, off: float, n: int) -> None:
-        if self.buzzer is not None:
+    def _sound(self, pattern: str) -> None:
+        if isinstance(self.buzzer, TonalBuzzer):
+            self._play(TUNES[pattern])
+        elif self.buzzer is not None:
+            on, off, n = BEEPS[pattern]
             self.buzzer.beep(on_time=on, off_time=off, n=n)
+
+    def _play(self, tune: list[tuple[str | None, float]]) -> None:
+        self._stop_tune()
+        stop = self._tune = threading.Event()
+        threading.Thread(target=self._tune_thread, args=(tune, stop), name="tune", daemon=True).start()
+
+    def _tune_thread(self, tune: list[tuple[str | None, float]], stop: threading.Event) -> None:
+        buzzer = self.buzzer
+        assert isinstance(buzzer, TonalBuzzer)
+        for note, seconds in tune:
+            if stop.is_set():
+                break
+            if note is None:
+                buzzer.stop()
+            else:
+                buzzer.play(Tone(note))
+            stop.wait(seconds)
+        if not stop.is_set():
+            buzzer.stop()
+
+    def _stop_tune(self) -> None:
+        if self._tune is not None:
+            self._tune.set()
+
+
+def _buzzer(pins: GpioPins, pin_factory: Any) -> Buzzer | TonalBuzzer | None:
+    if not pins.buzzer:
+        return None
+    if pins.buzzer_kind == "tonal":
+        return TonalBuzzer(pins.buzzer, pin_factory=pin_factory)
+    return Buzzer(pins.buzzer, pin_factory=pin_factory)
