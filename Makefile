@@ -32,6 +32,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/verify_time.py --json > bench/out/verify_time.json
 	$(BIN)/python bench/ingest.py --json > bench/out/ingest.json
 	$(BIN)/python bench/drain.py --json > bench/out/drain.json
+	$(BIN)/python bench/output_latency.py --json > bench/out/output_latency.json
+	$(BIN)/python bench/voice_latency.py --json > bench/out/voice_latency.json
+	$(BIN)/python bench/screen_render.py --json > bench/out/screen_render.json
 	$(BIN)/python bench/memory.py --minutes 10 --json > bench/out/memory.json
 
 # constraints.txt pins every package to the versions the suite last passed with.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import shutil
 import threading
 import time
@@ -12,15 +13,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from kiosk import __version__
-from kiosk.builders import build_chain, build_feedback, build_policy, build_source, load_status, load_trust
+from kiosk.builders import build_chain, build_policy, build_source, load_status, load_trust
 from kiosk.camera import FrameGrabber, FrameSource
 from kiosk.clock import Clock, SystemClock
+from kiosk.commands import Command
 from kiosk.config import KioskConfig, PolicyConfig
 from kiosk.credentials import SubjectKeyer
 from kiosk.debounce import Debouncer
 from kiosk.hardware import Feedback
 from kiosk.loop import Gate, ScanLoop
 from kiosk.metrics import LoopMetrics
+from kiosk.outputs import build_outputs
 from kiosk.secrets import load_or_create_secret
 from kiosk.store import EventStore
 from kiosk.sync.client import CentralClient
@@ -136,7 +139,10 @@ def assemble(
     grabber = FrameGrabber(source, lockstep=lockstep, reopen_s=config.camera.reopen_s, clock=clock.monotonic)
     chain = build_chain(config.decode)
     keyer = SubjectKeyer(load_or_create_secret(config.secret_path))
-    feedback = feedback or build_feedback(config.feedback)
+    commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+    outputs = None
+    if feedback is None:
+        feedback = outputs = build_outputs(config, commands)
     trust = load_trust(config.trust_list_path, config.policy.trust_list_warn_h)
     status = load_status(config.status_list_path)
     store = EventStore(config.database_path)  # last: nothing after it can fail and leave it open
@@ -161,6 +167,10 @@ def assemble(
         metrics=metrics,
         stall_s=config.camera.stall_s,
     )
+    loop.commands = commands
+    loop.review_timeout_s = config.feedback.gpio.review_timeout_s
+    if outputs is not None and outputs.screen is not None:
+        loop.on_frame = outputs.screen.frame
     kiosk = Kiosk(config, grabber, loop, store, feedback, clock, metrics)
     if enrolment is not None and config.sync.enabled:
         kiosk.sync = build_sync(config, enrolment, clock, kiosk)

@@ -11,11 +11,9 @@ from typing import Any
 from kiosk.camera import FrameSource
 from kiosk.clock import Clock
 from kiosk.config import CameraConfig, DecodeConfig, KioskConfig
-from kiosk.configfeedback import FeedbackConfig
 from kiosk.credentials.trust import TrustListError, TrustStore
 from kiosk.decode import Decoder, DecoderChain
 from kiosk.errors import KioskError
-from kiosk.hardware import ConsoleFeedback, Feedback, FeedbackFanout
 from kiosk.health_rules import CertificateRules
 from kiosk.policy import PassageHistory, VenuePolicy
 from kiosk.statuslist import StatusList, StatusListError
@@ -88,38 +86,6 @@ def build_pin_factory(name: str) -> Any:
         return getattr(__import__(module, fromlist=[cls]), cls)()
     except (ImportError, BadPinFactory, OSError, RuntimeError) as exc:
         raise HardwareError(f"GPIO pin factory {name!r} cannot start here: {exc}") from exc
-
-
-def build_feedback(config: FeedbackConfig, *, pin_factory: Any = None) -> Feedback:
-    outputs: list[Feedback] = []
-    if "console" in config.outputs:
-        outputs.append(ConsoleFeedback())
-    if "gpio" in config.outputs:
-        outputs.append(build_gpio(config, pin_factory=pin_factory))
-    return FeedbackFanout(outputs)
-
-
-def build_gpio(config: FeedbackConfig, *, pin_factory: Any = None) -> Feedback:
-    from gpiozero.exc import GPIOZeroError
-
-    from kiosk.hardware.gpio import GpioFeedback, GpioPins
-
-    gpio = config.gpio
-    factory = pin_factory if pin_factory is not None else build_pin_factory(gpio.pin_factory)
-    pins = GpioPins(
-        gpio.green_led,
-        gpio.red_led,
-        gpio.buzzer,
-        gpio.relay,
-        gpio.relay_active_high,
-        gpio.relay_hold_s,
-        gpio.light_s,
-    )
-    try:
-        return GpioFeedback(pins, pin_factory=factory)
-    except GPIOZeroError as exc:
-        hint = 'set feedback.gpio.pin_factory = "mock" to run without GPIO'
-        raise HardwareError(f"GPIO outputs cannot start: {exc}; {hint}") from exc
 
 
 def load_trust(path: Path, warn_h: float) -> TrustStore:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -242,6 +242,58 @@ def status(config_flag: str | None, state_dir: str | None, as_json: bool) -> Non
     except KioskError as exc:
         fail(str(exc))
     click.echo(json.dumps(report, ensure_ascii=False) if as_json else render_status(report))
+
+
+@cli.command("feedback-test")
+@click.option("--config", "config_flag", help=CONFIG_HELP)
+@click.option("--state-dir", help=STATE_HELP)
+@click.option("--mock", is_flag=True, help="gpiozero MockFactory instead of real pins; walks [feedback.gpio] always.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report with each pin's timeline.")
+def feedback_test(config_flag: str | None, state_dir: str | None, mock: bool, as_json: bool) -> None:
+    """Step through every output (lights, buzzer, relay, Wiegand), announcing each, and report what failed."""
+    from kiosk.feedbacktest import Walk, announcer, silent
+
+    config = get_config(config_flag, state_dir)
+    setup_logging("WARNING")
+    factory, voice = _test_rig(config, mock)
+    try:
+        report = Walk(config, factory, announcer(voice) if voice else silent, all_gpio=mock).run()
+    finally:
+        if voice is not None:
+            voice.close()
+        if mock:
+            factory.reset()
+    if as_json:
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        for output in report.outputs:
+            click.echo(f"{output['name']:<10} {output['pin']:<7} ok ({len(output['states'])} changes)")
+        for problem in report.problems:
+            click.echo(f"{problem['output']:<10} NOT DRIVEN: {problem['error']}")
+    sys.exit(1 if report.problems else 0)
+
+
+def _test_rig(config: KioskConfig, mock: bool) -> tuple[Any, Any]:
+    """The pin factory and the voice (None if voice is not configured and not mocked) for feedback-test."""
+    from kiosk.builders import HardwareError, build_pin_factory
+
+    if mock:
+        from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+        factory: Any = MockFactory(pin_class=MockPWMPin)
+    else:
+        try:
+            factory = build_pin_factory(config.feedback.gpio.pin_factory)
+        except HardwareError as exc:
+            fail(str(exc))
+    voice = None
+    if mock or "voice" in config.feedback.outputs:
+        from kiosk.hardware.voice import VoiceFeedback
+        from kiosk.messages import Messages
+
+        cache = config.feedback.voice.cache_dir or config.state_dir / "voice-cache"
+        voice = VoiceFeedback(config.feedback.voice, Messages(config.feedback.language), cache)
+    return factory, voice
 
 
 @cli.command()

@@ -119,6 +119,15 @@ class WiegandConfig(Section):
     send_on: Literal["accept", "all"] = Field(
         "accept", description="accept: send the card number only for ACCEPT; all: for every identified person."
     )
+    inverted: bool = Field(
+        False, description="An NPN or optocoupler stage (inverting): the Pi idles low and pulses high."
+    )
+
+    @model_validator(mode="after")
+    def _facility_fits(self) -> WiegandConfig:
+        if self.bits == 34 and self.facility:
+            raise ValueError("34-bit frames have no facility code: leave facility at 0")
+        return self
 
 
 class WebhookConfig(Section):

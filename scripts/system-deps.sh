@@ -4,10 +4,12 @@
 #   libzbar0     the zbar library behind the pyzbar fallback decoder
 #   espeak-ng    speech synthesis for the voice prompts
 #   python3-venv to create .venv (Debian splits ensurepip out of python3)
+#   alsa-utils   aplay, which plays the prompts
+#   fonts-dejavu-core  a font with Vietnamese glyphs for the result screen
 set -eu
 
 missing=""
-for pkg in libzbar0 espeak-ng python3-venv "$@"; do
+for pkg in libzbar0 espeak-ng python3-venv alsa-utils fonts-dejavu-core "$@"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         missing="$missing $pkg"
     fi
