@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -204,3 +205,93 @@ def test_webhook_receiver_down_is_counted_not_raised():
         time.sleep(0.05)
     hook.close()
     assert hook.failed == 1
+
+
+def gpio_kiosk(tmp_path: Path, frames: list, *, loop: bool = False):
+    from kiosk.config import KioskConfig
+
+    config = KioskConfig.model_validate(
+        {
+            "state_dir": str(tmp_path / "state"),
+            "camera": {"realtime": False, "loop": loop},
+            "feedback": {"outputs": ["gpio"], "gpio": {"pin_factory": "mock", "relay_hold_s": 10.0}},
+        }
+    )
+    source = ImageFolderSource(write_images(tmp_path / "f", frames), fps=30 if loop else None, loop=loop)
+    kiosk = assemble(config, source=source)
+    return kiosk, kiosk.feedback.gpio.relay.pin_factory
+
+
+def relay_states(factory) -> list[int]:
+    return [int(s.state) for s in factory.pin(17).states]
+
+
+def test_the_relay_is_released_when_the_loop_fails(tmp_path: Path):
+    from test_loop import ExplodingChain
+
+    from kiosk.errors import KioskError
+
+    kiosk, factory = gpio_kiosk(tmp_path, scene(CCCD_AN) + [np_blank()] * 60)
+    real_chain = kiosk.loop.chain
+    kiosk.start()
+    try:
+        frames = 0
+
+        class FailAfterTheDecision:
+            def decode(self, frame, **kwargs):
+                nonlocal frames
+                frames += 1
+                return real_chain.decode(frame, **kwargs) if frames <= 8 else ExplodingChain().decode(frame)
+
+        kiosk.loop.chain = FailAfterTheDecision()
+        with contextlib.suppress(KioskError):
+            kiosk.run(threading.Event(), until_end=True)
+        assert 1 in relay_states(factory)  # it opened for the person (10 s hold) before the loop gave up
+    finally:
+        kiosk.close()
+    assert relay_states(factory)[-1] == 0
+    factory.reset()
+
+
+def test_the_relay_is_released_on_sigterm(tmp_path: Path):
+    import os
+    import signal
+
+    from kiosk.cli import stop_on_signals
+
+    kiosk, factory = gpio_kiosk(tmp_path, scene(CCCD_AN), loop=True)
+    kiosk.start()
+    try:
+        with stop_on_signals() as stop:
+            threading.Timer(1.0, os.kill, args=(os.getpid(), signal.SIGTERM)).start()
+            kiosk.run(stop)
+        assert 1 in relay_states(factory)
+    finally:
+        kiosk.close()
+    assert relay_states(factory)[-1] == 0
+    factory.reset()
+
+
+def test_the_relay_is_released_when_the_camera_dies(tmp_path: Path):
+    from test_loop import DeadFeed
+
+    from kiosk.errors import SourceError
+
+    kiosk, factory = gpio_kiosk(tmp_path, scene(CCCD_AN))
+    kiosk.start()
+    try:
+        kiosk.run(threading.Event(), until_end=True)
+        assert relay_states(factory)[-1] == 1
+        kiosk.loop.frames = DeadFeed(live=True)  # what a capture thread that died looks like to the loop
+        with contextlib.suppress(SourceError):
+            kiosk.run(threading.Event())
+    finally:
+        kiosk.close()
+    assert relay_states(factory)[-1] == 0
+    factory.reset()
+
+
+def np_blank():
+    import numpy as np
+
+    return np.full((480, 640), 130, dtype=np.uint8)
