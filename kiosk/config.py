@@ -127,6 +127,19 @@ class SyncConfig(Section):
     config_s: float = Field(300, ge=10, le=86400, description="Ask for new lists and policy this often.")
 
 
+class StatusPageConfig(Section):
+    enabled: bool = Field(True, description="Serve the technician's status page and /metrics.")
+    host: str = Field("127.0.0.1", description="Address to listen on; anything but loopback needs a token.")
+    port: int = Field(8081, ge=1, le=65535, description="Port to listen on.")
+    token: str = Field("", description="Bearer token required when not on loopback (at least 16 characters).")
+
+    @model_validator(mode="after")
+    def _token_when_exposed(self) -> StatusPageConfig:
+        if self.enabled and self.host not in ("127.0.0.1", "::1", "localhost") and len(self.token) < 16:
+            raise ValueError("a status page reachable from the network needs a token of at least 16 characters")
+        return self
+
+
 class StoreConfig(Section):
     file: str = Field("events.db", pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$", description="Database file in state_dir.")
 
@@ -146,6 +159,7 @@ class KioskConfig(Section):
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
+    status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
     log: LogConfig = Field(default_factory=LogConfig)
 
     @model_validator(mode="after")
