@@ -22,7 +22,9 @@ from kiosk.configerrors import ConfigError
 from kiosk.errors import KioskError
 from kiosk.isotime import parse_iso
 from kiosk.logs import setup_logging
+from kiosk.notify import Notifier
 from kiosk.redact import redact_url
+from kiosk.supervise import Supervisor
 
 if TYPE_CHECKING:
     from kiosk.credentials.trust import TrustStore
@@ -93,15 +95,21 @@ def run(config_flag: str | None, source: str | None, state_dir: str | None, unti
         kiosk = assemble(config)
     except KioskError as exc:
         fail(str(exc))
+    notifier = Notifier()
     try:
         with stop_on_signals() as stop:
             kiosk.start()
             log.info("running: %s, state in %s", kiosk.grabber.source.name, config.state_dir)
+            supervisor = Supervisor(notifier, kiosk)
+            kiosk.loop.on_tick = supervisor.tick
+            notifier.ready(f"camera and database up; {kiosk.grabber.source.name}")
             kiosk.run(stop, until_end=until_end)
     except KioskError as exc:
         fail(str(exc))
     finally:
+        notifier.stopping()
         kiosk.close()
+        notifier.close()
     log.info("stopped: %s", json.dumps(kiosk.metrics.snapshot()))
 
 

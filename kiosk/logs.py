@@ -10,11 +10,23 @@ from __future__ import annotations
 import atexit
 import logging
 import logging.handlers
+import os
 import queue
 import sys
 import time
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Under systemd, stderr goes to journald: no timestamp (journald adds its own), and the syslog priority as the
+# "<N>" prefix journald understands, so `journalctl -p warning -u kiosk` finds the warnings.
+_JOURNAL_FORMAT = "<%(priority)d>%(name)s: %(message)s"
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+
+class _JournalFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record.priority = _PRIORITY.get(record.levelno, 6)
+        # One journal entry per record: a traceback's lines are joined, not split into entries of their own.
+        return super().format(record).replace("\n", " | ")
 
 
 def setup_logging(level: str) -> None:
@@ -25,7 +37,9 @@ def setup_logging(level: str) -> None:
         return
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     writer = logging.StreamHandler(sys.stderr)
-    writer.setFormatter(logging.Formatter(_FORMAT))
+    writer.setFormatter(
+        _JournalFormatter(_JOURNAL_FORMAT) if os.environ.get("JOURNAL_STREAM") else logging.Formatter(_FORMAT)
+    )
     listener = logging.handlers.QueueListener(records, writer)
     listener.start()
     atexit.register(listener.stop)  # flushes what is queued before the process exits

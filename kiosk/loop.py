@@ -106,6 +106,7 @@ class ScanLoop:
         self._throttle = Throttle(log)
         self.after_commit: Callable[[], None] = lambda: None  # e.g. wake the uploader
         self.on_frame: Callable[[Frame, ChainResult], None] | None = None  # e.g. the screen; must not block
+        self.on_tick: Callable[[], None] = lambda: None  # after every frame processed: feeds systemd's watchdog
         self.commands: queue.SimpleQueue[Command] = queue.SimpleQueue()  # button presses, from gpiozero's thread
         self.review_timeout_s = 30.0
         self._review: tuple[Event, float] | None = None  # the last REVIEW, for the guard's button
@@ -141,6 +142,7 @@ class ScanLoop:
                     raise KioskError(f"{_MAX_FAILING} frames in a row failed; exiting to be restarted") from None
             else:
                 watch.succeeded()
+                self.on_tick()
 
     def process(self, frame: Frame) -> list[Event]:
         """One frame through the pipeline; returns the events committed for it."""
