@@ -35,6 +35,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/output_latency.py --json > bench/out/output_latency.json
 	$(BIN)/python bench/voice_latency.py --json > bench/out/voice_latency.json
 	$(BIN)/python bench/screen_render.py --json > bench/out/screen_render.json
+	$(BIN)/python bench/cold_start.py --json > bench/out/cold_start.json
+	$(BIN)/python bench/watchdog_restart.py --json > bench/out/watchdog_restart.json
 	$(BIN)/python bench/memory.py --minutes 10 --json > bench/out/memory.json
 
 # constraints.txt pins every package to the versions the suite last passed with.
