@@ -25,6 +25,7 @@ from kiosk.loop import Gate, ScanLoop
 from kiosk.metrics import LoopMetrics
 from kiosk.outputs import build_outputs
 from kiosk.secrets import load_or_create_secret
+from kiosk.statuspage import StatusPage, StatusPageError, chain_observers
 from kiosk.store import EventStore
 from kiosk.sync.client import CentralClient
 from kiosk.sync.configsync import load_policy_overrides
@@ -47,12 +48,18 @@ class Kiosk:
     clock: Clock
     metrics: LoopMetrics = field(default_factory=LoopMetrics)
     sync: SyncWorker | None = None
+    status_page: StatusPage | None = None
     started: float = field(default_factory=time.monotonic)
 
     def start(self) -> None:
         self.grabber.start()
         if self.sync is not None:
             self.sync.start()
+        if self.status_page is not None:
+            try:
+                self.status_page.start()
+            except StatusPageError as exc:  # the gate matters more than its page: say so and go on
+                log.error("%s", exc)
 
     def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
         self.loop.run(stop, until_end=until_end)
@@ -66,6 +73,8 @@ class Kiosk:
                 self.grabber.stop()
                 if self.sync is not None:
                     self.sync.stop()
+                if self.status_page is not None:
+                    self.status_page.stop()
             finally:
                 self.store.close()
 
@@ -172,6 +181,9 @@ def assemble(
     if outputs is not None and outputs.screen is not None:
         loop.on_frame = outputs.screen.frame
     kiosk = Kiosk(config, grabber, loop, store, feedback, clock, metrics)
+    if config.status_page.enabled:
+        kiosk.status_page = StatusPage(config.status_page, kiosk)
+        loop.on_frame = chain_observers(loop.on_frame, kiosk.status_page.tap)
     if enrolment is not None and config.sync.enabled:
         kiosk.sync = build_sync(config, enrolment, clock, kiosk)
         loop.after_commit = kiosk.sync.wake

@@ -38,18 +38,47 @@ class LoopMetrics:
             self.decisions[outcome] += 1
             self.decision_ms.append(latency_ms)
 
-    def snapshot(self) -> dict[str, object]:
+    def copy(self) -> LoopCopy:
+        """The counters and samples as they are now, in one short hold of the lock the loop takes per frame
+        (tens of microseconds for 10,000 floats); percentiles are then computed outside it."""
         with self._lock:
-            return {
-                "frames": self.frames,
-                "frames_with_code": self.frames_with_code,
-                "codes": self.codes,
-                "decisions": dict(self.decisions),
-                "store_errors": self.store_errors,
-                "handler_errors": self.handler_errors,
-                "decode_ms": percentiles(list(self.decode_ms)),
-                "decision_ms": percentiles(list(self.decision_ms)),
-            }
+            return LoopCopy(
+                self.frames,
+                self.frames_with_code,
+                self.codes,
+                dict(self.decisions),
+                self.store_errors,
+                self.handler_errors,
+                list(self.decode_ms),
+                list(self.decision_ms),
+            )
+
+    def snapshot(self) -> dict[str, object]:
+        copy = self.copy()
+        return {
+            "frames": copy.frames,
+            "frames_with_code": copy.frames_with_code,
+            "codes": copy.codes,
+            "decisions": copy.decisions,
+            "store_errors": copy.store_errors,
+            "handler_errors": copy.handler_errors,
+            "decode_ms": percentiles(copy.decode_ms),
+            "decision_ms": percentiles(copy.decision_ms),
+        }
+
+
+@dataclass(frozen=True)
+class LoopCopy:
+    """A consistent copy of `LoopMetrics`."""
+
+    frames: int
+    frames_with_code: int
+    codes: int
+    decisions: dict[str, int]
+    store_errors: int
+    handler_errors: int
+    decode_ms: list[float]
+    decision_ms: list[float]
 
 
 def percentiles(samples: list[float]) -> dict[str, float | None]:

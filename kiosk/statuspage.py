@@ -1,0 +1,421 @@
+"""The technician's status page: state, recent decisions, a camera snapshot and Prometheus /metrics over HTTP.
+
+A standard-library ThreadingHTTPServer in a daemon thread; each request runs in a thread of its own and reads
+the kiosk without taking anything from the frame loop: counters are copied, the event database is read through
+a read-only connection opened per request, and the snapshot comes from `FrameTap`, the loop's `on_frame`
+observer, which only keeps a reference to the newest frame. Nothing served holds personal data: the recent
+decisions are whitelisted columns without subject keys, and the places where codes are seen in the snapshot are
+pixelated so that it cannot be read back into QR text.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import json
+import logging
+import socket
+import socketserver
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, cast
+from urllib.parse import parse_qs, quote, urlsplit
+
+import cv2
+import numpy as np
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+from kiosk.camera.base import Frame, Grey
+from kiosk.config import RegionOfInterest, StatusPageConfig
+from kiosk.decode import Box
+from kiosk.decode.base import Point, box_of
+from kiosk.decode.chain import ChainResult
+from kiosk.errors import KioskError
+from kiosk.promexport import metrics_registry
+from kiosk.statusreport import KioskView, gather_status
+
+log = logging.getLogger(__name__)
+
+FrameObserver = Callable[[Frame, ChainResult], None]
+FPS_WINDOW_S = 5.0
+ROI_COLOUR = (0, 255, 255)  # BGR yellow: the decode region
+READ_COLOUR = (0, 200, 0)  # codes read
+UNREAD_COLOUR = (0, 0, 255)  # symbols seen but not read
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class StatusPageError(KioskError, RuntimeError):
+    """The status page cannot serve (port taken, exposed without a token)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """The newest frame and where its codes were (never what they say)."""
+
+    image: Grey
+    index: int
+    captured: float
+    codes: tuple[tuple[Point, ...], ...]
+    unread: tuple[Box, ...]
+
+
+class FrameTap:
+    """A `ScanLoop.on_frame` observer for the page: O(1), keeps a reference (no copy) and a capture time."""
+
+    def __init__(self, window: int = 1024) -> None:
+        self.seen: Seen | None = None
+        self._times: deque[float] = deque(maxlen=window)  # 5 s at up to 200 fps
+
+    def __call__(self, frame: Frame, result: ChainResult) -> None:
+        codes = tuple(code.corners for code in result.codes)
+        self.seen = Seen(frame.image, frame.index, frame.captured, codes, tuple(result.unread))
+        self._times.append(frame.captured)
+
+    def fps(self, now: float) -> float:
+        """Frames per second over the last FPS_WINDOW_S (0 when the camera has stopped)."""
+        # NOTE: list(deque) runs in C under the GIL, so the loop's append cannot interleave with the copy.
+        recent = [t for t in list(self._times) if now - t <= FPS_WINDOW_S]
+        if len(recent) < 2:
+            return 0.0
+        return round((len(recent) - 1) / max(now - recent[0], 1e-6), 2)
+
+
+def chain_observers(*observers: FrameObserver | None) -> FrameObserver | None:
+    """One `ScanLoop.on_frame` calling each observer in turn (None skipped), e.g. the screen's and the page's."""
+    present = [o for o in observers if o is not None]
+    if len(present) <= 1:
+        return present[0] if present else None
+
+    def each(frame: Frame, result: ChainResult) -> None:
+        for observer in present:
+            observer(frame, result)
+
+    return each
+
+
+def render_snapshot(seen: Seen, roi: RegionOfInterest | None) -> bytes:
+    """A PNG of `seen`: codes pixelated and outlined (read: green, unread: red), the decode region in yellow."""
+    height, width = seen.image.shape[:2]
+    image = cv2.cvtColor(seen.image, cv2.COLOR_GRAY2BGR)
+    if any(not corners for corners in seen.codes):  # a code read without a place: hide everything
+        _pixelate(image, (0, 0, width, height))
+    read = [box_of(corners, width, height) for corners in seen.codes if corners]
+    for box in [*read, *seen.unread]:
+        _pixelate(image, _grown(box, width, height))
+    for corners in seen.codes:
+        if corners:
+            points = np.array(corners, dtype=np.int32).reshape(-1, 1, 2)
+            cv2.polylines(image, [points], isClosed=True, color=READ_COLOUR, thickness=2)
+    for x0, y0, x1, y1 in seen.unread:
+        cv2.rectangle(image, (x0, y0), (x1 - 1, y1 - 1), UNREAD_COLOUR, 2)
+    x0, y0, x1, y1 = roi_box(roi, width, height)
+    cv2.rectangle(image, (x0, y0), (x1 - 1, y1 - 1), ROI_COLOUR, 2)
+    ok, png = cv2.imencode(".png", image)
+    if not ok:
+        raise StatusPageError("the snapshot could not be encoded")
+    return bytes(png.tobytes())
+
+
+def roi_box(roi: RegionOfInterest | None, width: int, height: int) -> Box:
+    """The decode region in pixels (the whole frame without one)."""
+    if roi is None:
+        return 0, 0, width, height
+    x0, y0 = int(roi.x * width), int(roi.y * height)
+    return x0, y0, min(width, x0 + int(roi.width * width)), min(height, y0 + int(roi.height * height))
+
+
+def _grown(box: Box, width: int, height: int, margin: float = 0.25) -> Box:
+    # A decoder's corners may sit on the finder patterns' centres: the symbol reaches past them.
+    x0, y0, x1, y1 = box
+    dx, dy = int((x1 - x0) * margin) + 4, int((y1 - y0) * margin) + 4
+    return max(0, x0 - dx), max(0, y0 - dy), min(width, x1 + dx), min(height, y1 + dy)
+
+
+def _pixelate(image: np.ndarray[Any, Any], box: Box, cells: int = 6) -> None:
+    """Replace `box` by `cells` x `cells` blocks: fewer than the 21 modules of the smallest QR code."""
+    x0, y0, x1, y1 = box
+    if x1 <= x0 or y1 <= y0:
+        return
+    coarse = cv2.resize(image[y0:y1, x0:x1], (cells, cells), interpolation=cv2.INTER_AREA)
+    image[y0:y1, x0:x1] = cv2.resize(coarse, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+
+
+def render_page(report: dict[str, Any], suffix: str = "", refresh_s: int = 5) -> str:
+    """The HTML page (no script, no external resource) for `report`; `suffix` carries a query token to links."""
+    cam, store, sync, device = report["camera"], report["store"], report["sync"], report["device"]
+    sections = {
+        "Thiết bị · Device": [
+            ("Mã · id", device["id"]),
+            ("Địa điểm · venue", device["venue"]),
+            ("Chiều · direction", device["direction"]),
+            ("Phiên bản · version", device["version"]),
+            ("Thời gian chạy · uptime", _duration(report["uptime_s"])),
+        ],
+        "Camera": [
+            ("Nguồn · source", cam["source"]),
+            ("Khung hình/giây · fps", cam["fps"]),
+            ("Khung hình · frames", cam["frames"]),
+            ("Bị bỏ · dropped", cam["dropped"]),
+            ("Lỗi camera · failures", cam["failures"]),
+            ("Khung hình cuối · last frame (s ago)", cam["last_frame_age_s"]),
+            ("Giải mã · decode p50 / p95 (ms)", _pair(report["decode"]["ms"])),
+            ("Mã đã đọc · codes read", report["decode"]["codes"]),
+        ],
+        "Quyết định · Decisions": [
+            *report["decisions"].items(),
+            ("Độ trễ · latency p50 / p95 (ms)", _pair(report["decision_ms"])),
+            ("Lỗi lưu · store errors", report["errors"]["store"]),
+        ],
+        "Hàng đợi · Backlog": [
+            ("Chưa gửi · unsent", store["unsent"]),
+            ("Cũ nhất · oldest unsent", _duration(store["oldest_unsent_age_s"])),
+            ("Cách ly · quarantined", store["quarantined"]),
+        ],
+        "Đồng bộ · Sync": [(key, _text(value)) for key, value in sync.items()],
+        "Hệ thống · System": [
+            ("Đồng hồ đồng bộ · clock synchronised", _text(report["clock"]["synchronised"])),
+            ("Danh sách tin cậy · trust list age", _duration(report["trust_list_age_s"])),
+            ("Danh sách trạng thái · status list age", _duration(report["status_list_age_s"])),
+            ("Dung lượng trống · disk free", f"{report['disk_free_mb']} MB"),
+        ],
+    }
+    tables = "".join(f"<section><h2>{_e(title)}</h2>{_table(rows)}</section>" for title, rows in sections.items())
+    head = ("Thời gian · time", "Loại · kind", "Quyết định · decision", "Lý do · reason", "Độ trễ · latency (ms)")
+    recent = [(r["time"], r["kind"], r["decision"], r["reason"], f"{r['latency_ms']:.1f}") for r in report["recent"]]
+    return (
+        f'<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta http-equiv="refresh" content="{refresh_s}">'
+        "<title>Trạng thái cổng · Gate status</title><style>body{font-family:sans-serif;margin:1em}"
+        "section{display:inline-block;vertical-align:top;margin:0 2em 1em 0}td,th{padding:2px 8px;text-align:left}"
+        ".ACCEPT{color:#070}.DENY{color:#a00}.REVIEW{color:#a60}img{max-width:100%}</style></head><body>"
+        f"<h1>Trạng thái cổng · Gate status: {_e(device['id'])}</h1>{tables}"
+        f"<h2>Quyết định gần đây · Recent decisions</h2>{_grid(head, recent)}"
+        f'<h2>Camera</h2><img src="/snapshot.png{suffix}" alt="camera">'
+        f'<p><a href="/status.json{suffix}">status.json</a> · <a href="/metrics{suffix}">metrics</a></p></body></html>'
+    )
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
+    return "<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(_text(v))}</td></tr>" for k, v in rows) + "</table>"
+
+
+def _grid(head: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
+    cells = "".join(
+        f'<tr class="{_e(row[2])}">' + "".join(f"<td>{_e(_text(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return "<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + f"</tr>{cells}</table>"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "có · yes" if value else "không · no"
+    return str(value)
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _pair(p: dict[str, float | None]) -> str:
+    return f"{_text(p['p50'])} / {_text(p['p95'])}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = int(seconds)
+    return f"{s // 86400}d {s % 86400 // 3600}h {s % 3600 // 60}m" if s >= 3600 else f"{s // 60}m {s % 60}s"
+
+
+class StatusPage:
+    """Serves /, /status.json, /snapshot.png and /metrics for `kiosk` on config.host:config.port."""
+
+    def __init__(
+        self,
+        config: StatusPageConfig,
+        kiosk: KioskView,
+        *,
+        refresh_s: int = 5,
+        clients: int = 8,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self.config = config
+        self.kiosk = kiosk
+        self.refresh_s = refresh_s
+        self.clients = clients  # requests served at once; more are refused rather than queued in threads
+        self.timeout_s = timeout_s  # a client silent this long is dropped
+        self.tap = FrameTap()  # attach with chain_observers(loop.on_frame, page.tap)
+        self.registry = metrics_registry(kiosk, lambda: self.tap.fps(kiosk.clock.monotonic()))
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port listened on (config.port; the one chosen when it was 0)."""
+        return int(self._server.server_address[1]) if self._server else self.config.port
+
+    def start(self) -> None:
+        """Listen and serve in a daemon thread; nothing when disabled. Errors (port taken) raise here."""
+        config = self.config
+        if not config.enabled or self._server is not None:
+            return
+        if not config.token and config.host not in _LOOPBACK:
+            raise StatusPageError(f"status_page.host {config.host!r} is not loopback: set status_page.token")
+        try:
+            self._server = _Server((config.host, config.port), self)
+        except OSError as exc:
+            raise StatusPageError(
+                f"status_page: cannot listen on {config.host}:{config.port} ({exc.strerror or exc}); "
+                "choose another status_page.port or stop what uses it"
+            ) from None
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.5,), name="status", daemon=True)
+        self._thread.start()
+        log.info("status page on http://%s:%d/", config.host, self.port)
+
+    def stop(self) -> None:
+        """Stop listening (requests in progress finish in their daemon threads, each bounded by a timeout)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+
+    def report(self) -> dict[str, Any]:
+        """What / and /status.json show (read now, in the calling thread)."""
+        seen, now = self.tap.seen, self.kiosk.clock.monotonic()
+        return gather_status(self.kiosk, self.tap.fps(now), None if seen is None else seen.captured)
+
+    def authorised(self, header: str, query_token: str) -> bool:
+        """No token configured (loopback only), or the right one in the header or the query (constant time)."""
+        token = self.config.token.encode()
+        if not token:
+            return True
+        bearer = header[7:] if header.startswith("Bearer ") else ""
+        by_header = hmac.compare_digest(bearer.encode(), token)
+        by_query = hmac.compare_digest(query_token.encode(), token)
+        return by_header | by_query
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a slow client never holds up stop()
+
+    def __init__(self, address: tuple[str, int], page: StatusPage) -> None:
+        self.page = page
+        self._slots = threading.BoundedSemaphore(page.clients)
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)  # not HTTPServer's: its getfqdn() can wait for DNS at boot
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(self.page.timeout_s)
+        super().finish_request(request, client_address)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):  # too many at once: refuse rather than grow threads
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("status page: a connection failed", exc_info=True)  # e.g. the client went away
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "kiosk-status"
+    sys_version = ""
+    timeout = None  # set on the socket by the server: StatusPage.timeout_s
+
+    def do_GET(self) -> None:
+        page = cast(_Server, self.server).page
+        url = urlsplit(self.path)
+        query = parse_qs(url.query, max_num_fields=10)
+        query_token = query.get("token", [""])[0]
+        if not page.authorised(self.headers.get("Authorization", ""), query_token):
+            self._send(401, b"a token is needed: Authorization: Bearer <token> or ?token=<token>\n", "text/plain")
+            return
+        suffix = f"?token={quote(query_token)}" if query_token and page.config.token else ""
+        route = _ROUTES.get(url.path)
+        if route is None:
+            self._send(404, b"not found\n", "text/plain")
+            return
+        try:
+            status, body, content_type = route(page, suffix)
+        except Exception:  # logged here with its traceback; the client only learns that it failed
+            log.exception("status page: %s failed", url.path)
+            status, body, content_type = 500, b"internal error; see the kiosk's log\n", "text/plain"
+        self._send(status, body, content_type)
+
+    def _not_allowed(self) -> None:
+        self._send(405, b"only GET\n", "text/plain", {"Allow": "GET"})
+
+    do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
+
+    def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        if content_type in ("text/plain", "text/html", "application/json"):
+            content_type += "; charset=utf-8"
+        headers = {"Content-Type": content_type, "Content-Length": str(len(body)), **_HEADERS, **(extra or {})}
+        if status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="kiosk"'
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug("status page: %s %s -> %s", self.command, urlsplit(self.path).path, code)  # never the query
+
+    def log_error(self, format: str, *args: Any) -> None:
+        log.debug("status page: bad request (%s)", args[0] if args else "?")  # the line may hold a token
+
+
+Route = Callable[[StatusPage, str], tuple[int, bytes, str]]
+
+
+def _page(page: StatusPage, suffix: str) -> tuple[int, bytes, str]:
+    return 200, render_page(page.report(), suffix, page.refresh_s).encode(), "text/html"
+
+
+def _json(page: StatusPage, suffix: str) -> tuple[int, bytes, str]:
+    return 200, json.dumps(page.report(), ensure_ascii=False).encode(), "application/json"
+
+
+def _metrics(page: StatusPage, suffix: str) -> tuple[int, bytes, str]:
+    return 200, generate_latest(page.registry), CONTENT_TYPE_PLAIN_0_0_4
+
+
+def _snapshot(page: StatusPage, suffix: str) -> tuple[int, bytes, str]:
+    seen = page.tap.seen
+    if seen is None:
+        return 503, b"no frame yet\n", "text/plain"
+    return 200, render_snapshot(seen, page.kiosk.config.decode.roi), "image/png"
+
+
+_ROUTES: dict[str, Route] = {"/": _page, "/status.json": _json, "/metrics": _metrics, "/snapshot.png": _snapshot}
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # a token in the query must not leak to another site
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+}
