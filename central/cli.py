@@ -301,9 +301,10 @@ def trust_import(ctx: click.Context, path: str) -> None:
 @click.pass_context
 def trust_list_command(ctx: click.Context) -> None:
     from central.lists import trust_list
+    from central.timeutil import utcnow
 
     with transaction(ctx) as conn:
-        click.echo(json.dumps(trust_list(conn), indent=1))
+        click.echo(json.dumps(trust_list(conn, utcnow()), indent=1))
 
 
 @cli.command()

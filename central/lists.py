@@ -91,25 +91,26 @@ def import_trust(conn: Connection, data: Any, now: datetime) -> int:
     return len(rows)
 
 
-def trust_list(conn: Connection) -> dict[str, Any]:
+def trust_list(conn: Connection, now: datetime) -> dict[str, Any]:
+    """The trust list as the centre issues it now: `issued_at` is the time it is served, not the newest entry's
+    (signers change rarely; a kiosk measures how long since the centre last confirmed its list)."""
     document: dict[str, Any] = {section: [] for section in SECTIONS}
     for row in conn.execute(select(trust_entries).order_by(trust_entries.c.id)):
         document[row.section].append(row.entry)
-    added = conn.execute(select(trust_entries.c.added_at).order_by(trust_entries.c.added_at.desc())).first()
-    if added is not None:
-        document["issued_at"] = aware(added[0]).isoformat()  # type: ignore[union-attr]
+    document["issued_at"] = now.isoformat()
     return document
 
 
 def config_document(conn: Connection, device_id: str, venue_id: int, now: datetime) -> tuple[dict[str, Any], str]:
     """The configuration a device follows, and its version (the ETag); the version ignores `now`."""
     venue = conn.execute(select(venues.c.code, venues.c.policy).where(venues.c.id == venue_id)).one()
+    trust = trust_list(conn, now)
     body = {
         "device": {"id": device_id, "venue": venue.code},
         "policy": venue.policy or {},
-        "trust_list": trust_list(conn),
+        "trust_list": {**trust, "issued_at": None},
         "status_list_version": status_version(conn),  # the list itself comes from /status-list, by changes
         "messages": {},
     }
     version = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32]
-    return {"version": version, **body}, version
+    return {"version": version, **body, "trust_list": trust}, version

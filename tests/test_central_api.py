@@ -447,6 +447,8 @@ def test_config_answers_304_for_its_etag_until_the_status_list_changes(
     etag = first.headers["ETag"]
     assert etag == f'"{first.json()["version"]}"'
     assert first.json()["device"] == {"id": device.device_id, "venue": "V1"}
+    served = datetime.fromisoformat(first.json()["trust_list"]["issued_at"])
+    assert abs(served - datetime.now(UTC)) < timedelta(minutes=1)  # when served: the version leaves it out
     unchanged = device.config(etag)
     assert unchanged.status_code == 304 and unchanged.headers["ETag"] == etag
     assert device.config(f'"other", {etag}').status_code == 304

@@ -193,3 +193,30 @@ def test_tls_with_a_ca_bundle_and_refusal_without(tmp_path: Path):
         assert kiosk_cli("enroll", *args).returncode == 0
         synced = kiosk_cli("sync", "--once", "--json", "--state-dir", str(state))
         assert json.loads(synced.stdout)["error"] is None  # the bundle kept from enrolment is used
+
+
+def test_an_unchanged_answer_confirms_the_lists_so_their_age_is_since_the_centre_last_said_so(
+    tmp_path: Path, central: LocalCentral
+):
+    # Signers are added rarely: a list the centre confirmed an hour ago is current, however old its newest entry.
+    code = central.venue_with_code(("67", "Đắk Nông"), ("BV", "Bệnh viện"), "hospital")
+    config = KioskConfig.model_validate({"state_dir": str(tmp_path / "k"), "camera": {"realtime": False}})
+    enrol_device(config, central.url, code, None)
+    with central.engine.begin() as conn:
+        set_status(conn, "0" * 32, "red", utcnow() + timedelta(days=30), utcnow())
+    kiosk = assemble(config, source=ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN)), fps=None))
+    assert kiosk.sync is not None and kiosk.sync.pull_config()
+    reloads: list[int] = []
+    kiosk.sync.on_config = lambda: reloads.append(1)
+    trust_file, status_file = (config.state_dir / name for name in ("trust-list.json", "status-list.json"))
+    served = datetime.fromisoformat(json.loads(trust_file.read_text())["issued_at"])
+    assert abs(served - datetime.now(UTC)) < timedelta(minutes=1)  # the time the centre served it
+    three_days_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    for path in (trust_file, status_file):
+        write_atomic(path, json.dumps({**json.loads(path.read_text()), "issued_at": three_days_ago}).encode())
+    assert kiosk.sync.pull_config() and reloads == [1]  # 304 Not Modified, and the lists taken up again
+    for path in (trust_file, status_file):
+        confirmed = datetime.fromisoformat(json.loads(path.read_text())["issued_at"])
+        assert abs(confirmed - datetime.now(UTC)) < timedelta(minutes=1), path.name
+    assert kiosk.sync.pull_config() and reloads == [1]  # confirmed a moment ago: no rewrite of the SD card
+    kiosk.store.close()

@@ -10,6 +10,8 @@ import base64
 import gzip
 import json
 import time
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -57,6 +59,7 @@ class CentralClient:
         self.verify: str | bool = ca_bundle or True
         self._token: str | None = None
         self._token_until = 0.0
+        self.server_time: datetime | None = None  # the Date of the last answer: the centre's clock, not ours
 
     def upload(self, events: list[dict[str, Any]], device_time: dict[str, Any]) -> list[str]:
         """The ids of `events` the server now holds."""
@@ -114,9 +117,11 @@ class CentralClient:
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
-            return self.session.request(method, self.server + path, timeout=TIMEOUT, verify=self.verify, **kwargs)
+            answer = self.session.request(method, self.server + path, timeout=TIMEOUT, verify=self.verify, **kwargs)
         except requests.RequestException as exc:  # refused, reset, timeout, TLS, DNS: all mean "later"
             raise Retryable(f"{type(exc).__name__}: {exc}") from None
+        self.server_time = _date(answer.headers.get("Date"))
+        return answer
 
 
 def enroll(server: str, code: str, key: Ed25519PrivateKey, name: str, ca_bundle: str | None = None) -> dict[str, Any]:
@@ -132,6 +137,14 @@ def enroll(server: str, code: str, key: Ed25519PrivateKey, name: str, ca_bundle:
     if not isinstance(document, dict) or "device_id" not in document:
         raise Refused("the enrolment answer has no device id")
     return document
+
+
+def _date(header: str | None) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(header) if header else None
+    except (TypeError, ValueError):
+        return None
+    return when if when is not None and when.tzinfo is not None else None  # "-0000" dates are naive: unknown zone
 
 
 def _checked(answer: requests.Response) -> requests.Response:

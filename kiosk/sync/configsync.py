@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 ETAG_FILE = "config.etag"
 POLICY_FILE = "policy.json"
 FILES = {"trust_list": "trust-list.json", "status_list": "status-list.json", "policy": POLICY_FILE}
+CONFIRM_EVERY = timedelta(hours=1)  # the ages that matter are in hours: no SD-card write on every poll
 
 
 def load_etag(state_dir: Path) -> str | None:
@@ -79,6 +81,24 @@ def merge_status(state_dir: Path, changes: dict[str, Any]) -> bool:
         return False
     write_atomic(path, json.dumps(merged, ensure_ascii=False, sort_keys=True).encode())
     return True
+
+
+def confirm_lists(state_dir: Path, at: datetime) -> bool:
+    """The centre said at `at` (its clock) that the kiosk's lists are current: move their `issued_at` up to it,
+    so a list's age is the time since the centre last confirmed it. True if a file was rewritten."""
+    confirmed = False
+    for key in ("trust_list", "status_list"):
+        path = state_dir / FILES[key]
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            issued = datetime.fromisoformat(document["issued_at"]) if document.get("issued_at") else None
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            continue  # none yet, or unreadable: the next full answer brings it
+        if issued is not None and (issued.tzinfo is None or at - issued < CONFIRM_EVERY):
+            continue
+        write_atomic(path, json.dumps({**document, "issued_at": at.isoformat()}, ensure_ascii=False).encode())
+        confirmed = True
+    return confirmed
 
 
 def _usable(key: str, value: Any) -> bool:

@@ -20,7 +20,7 @@ from kiosk.logs import Throttle
 from kiosk.store import EventStore
 from kiosk.sync.backoff import Backoff
 from kiosk.sync.client import CentralClient, Refused, Retryable, Revoked
-from kiosk.sync.configsync import apply_config, load_etag, merge_status, save_etag, status_version
+from kiosk.sync.configsync import apply_config, confirm_lists, load_etag, merge_status, save_etag, status_version
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -149,25 +149,28 @@ class SyncWorker:
 
     def pull_config(self) -> bool:
         """Fetch the config if it changed, and the status list's changes; False if the server could not say."""
+        changed = False
         try:
             answer = self.client.config(load_etag(self.state_dir))
-            if answer is None:
-                return True
-            document, etag = answer
-            changed = apply_config(self.state_dir, document)
-            wanted = document.get("status_list_version")
-            if isinstance(wanted, int) and wanted != status_version(self.state_dir):
-                since = status_version(self.state_dir)
-                changed |= merge_status(self.state_dir, self.client.status_list(since if wanted > since else 0))
+            at = self.client.server_time
+            if answer is not None:
+                document, etag = answer
+                changed = apply_config(self.state_dir, document)
+                wanted = document.get("status_list_version")
+                if isinstance(wanted, int) and wanted != status_version(self.state_dir):
+                    since = status_version(self.state_dir)
+                    changed |= merge_status(self.state_dir, self.client.status_list(since if wanted > since else 0))
+                save_etag(self.state_dir, etag)  # only now: a failed status fetch is tried again at the next pull
         except (Retryable, Refused) as exc:
             self._failed(exc, getattr(exc, "retry_after", None))
             return False
         except Revoked as exc:
             self._revoked(exc)
             return False
-        save_etag(self.state_dir, etag)  # only now: a failed status fetch is tried again at the next pull
+        confirmed = at is not None and confirm_lists(self.state_dir, at)
         if changed:
             self.stats.config_updates += 1
+        if changed or confirmed:
             self.on_config()
         return True
 
