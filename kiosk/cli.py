@@ -239,6 +239,24 @@ def _code_text(text_file: str | None, image: str | None) -> str:
 @cli.command()
 @click.option("--config", "config_flag", help=CONFIG_HELP)
 @click.option("--state-dir", help=STATE_HELP)
+@click.option("--json", "as_json", is_flag=True, help='One JSON object: {"ok": ..., "checks": [...]}, for fleets.')
+@click.option("--offline", is_flag=True, help="No enrolment or server checks (the device key is still checked).")
+def doctor(config_flag: str | None, state_dir: str | None, as_json: bool, offline: bool) -> None:
+    """Check this kiosk on site, with a fix for each problem. Exit 0 nothing failed (warnings allowed), 1 failed."""
+    from kiosk.doctor import DoctorContext, render_line, run_doctor
+
+    config = get_config(config_flag, state_dir)
+    setup_logging("ERROR")  # the findings are the output; the libraries' warnings would only repeat them
+    path, named = resolve_config_path(config_flag)
+    context = DoctorContext(config, path if named or path.exists() else None, offline=offline)
+    report = run_doctor(context, on_result=None if as_json else lambda result: click.echo(render_line(result)))
+    click.echo(json.dumps(report.as_json(), ensure_ascii=False) if as_json else report.summary())
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@click.option("--config", "config_flag", help=CONFIG_HELP)
+@click.option("--state-dir", help=STATE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(config_flag: str | None, state_dir: str | None, as_json: bool) -> None:
     """Backlog, recent decisions (no personal data) and clock state."""
