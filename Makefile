@@ -19,8 +19,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The central server's tests run on SQLite and on a PostgreSQL that scripts/test-postgres.sh installs and starts.
+# The central server's tests run on SQLite and on a PostgreSQL that scripts/test-postgres.sh installs and starts;
+# its web pages are tested in Debian's headless chromium, driven by Playwright (no browser download).
 unit: $(STAMP)
+	scripts/system-deps.sh chromium
 	url="$$(scripts/test-postgres.sh)" && KIOSK_TEST_PG_URL="$$url" $(BIN)/pytest -q
 
 # The figures of BENCHMARKS.md (about 12 minutes: memory runs the kiosk for 10). JSON in bench/out/.

@@ -35,6 +35,7 @@ from central.models import (
     UploadAnswer,
     UploadRequest,
 )
+from central.rollup import mark_heard
 from central.schema import devices
 from central.timeutil import utcnow
 
@@ -159,6 +160,7 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
             .where(devices.c.id == device.id)
             .values(last_seen_at=now, last_heartbeat={**body.model_dump(), "received_at": now.isoformat()})
         )
+        mark_heard(conn, device.venue_id, now)
         return Response(status_code=204)
 
 

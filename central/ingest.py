@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from central.devices import Device
 from central.models import DeviceTime, EventIn
+from central.rollup import add_scans, mark_heard
 from central.schema import devices, event_keys, events
 
 
@@ -21,6 +22,7 @@ def ingest(conn: Connection, device: Device, clock: DeviceTime, batch: list[Even
     """Insert the new events of `batch`; return the ids of all of them (now held by the server)."""
     offset = now.timestamp() - clock.wall
     conn.execute(update(devices).where(devices.c.id == device.id).values(last_seen_at=now, clock_offset_s=offset))
+    mark_heard(conn, device.venue_id, now)
     ids = list(dict.fromkeys(e.event_id for e in batch))
     if not ids:
         return []
@@ -28,7 +30,9 @@ def ingest(conn: Connection, device: Device, clock: DeviceTime, batch: list[Even
     new = set(claim_ids(conn, ids, day))
     rows = [_row(e, device, clock, offset, now) for e in batch if e.event_id in new]
     if rows:
-        conn.execute(events.insert(), _unique(rows))
+        rows = _unique(rows)
+        conn.execute(events.insert(), rows)
+        add_scans(conn, rows)
     return ids
 
 

@@ -155,3 +155,77 @@ settings = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# The centre's web side (migration 0003): staff accounts and sessions, the audit log, health declarations, and
+# the per-venue daily rollup the deployment dashboard reads.
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),  # argon2id, with its parameters
+    Column("role", String(16), nullable=False),  # administrator, unit_officer, tracer, venue_admin
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=True),  # sees this unit and below (None: all)
+    Column("venue_id", Integer, ForeignKey("venues.id"), nullable=True),  # a venue admin's venue
+    Column("created_at", TZ, nullable=False),
+    Column("disabled_at", TZ, nullable=True),
+    Column("last_login_at", TZ, nullable=True),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the cookie: a database dump logs no one in
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("expires_at", TZ, nullable=False),
+    Column("last_seen_at", TZ, nullable=False),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", TZ, nullable=False, index=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", TZ, nullable=False, index=True),
+    Column("actor", String(96), nullable=False),  # an account's username, or "cli:<system user>"
+    Column("action", String(32), nullable=False),  # trace, status-set, status-clear, account-add, ...
+    Column("subject", String(64), nullable=True),  # whom: a subject key, an account, a venue
+    Column("reason", Text, nullable=False),  # why, as the person gave it
+    Column("detail", JSON, nullable=True),  # the window, the options, how much was found
+    Column("address", String(64), nullable=True),  # the client's address for the web
+)
+
+declarations = Table(
+    "declarations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("subject_key", String(32), nullable=False, index=True),  # never the ID number itself
+    Column("declared_at", TZ, nullable=False),
+    Column("expires_at", TZ, nullable=False),
+    Column("status", String(6), nullable=False),  # green, yellow, red: what the pass says
+    Column("answers", JSON, nullable=False),  # symptoms, exposure, travel
+    Column("contact_sealed", LargeBinary, nullable=True),  # the phone, sealed to the health service's key
+)
+
+venue_days = Table(
+    "venue_days",
+    metadata,
+    Column("venue_id", Integer, nullable=False),
+    Column("day", Date, nullable=False),  # the local day (the centre's time zone)
+    Column("scans", Integer, nullable=False, server_default="0"),
+    Column("accepted", Integer, nullable=False, server_default="0"),
+    Column("heard", Boolean, nullable=False, server_default=false()),  # a device of the venue spoke that day
+    PrimaryKeyConstraint("venue_id", "day"),
+    Index("venue_days_day", "day"),
+)
