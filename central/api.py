@@ -38,6 +38,7 @@ from central.models import (
 from central.rollup import mark_heard
 from central.schema import devices
 from central.timeutil import utcnow
+from central.web import add_web
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a batch of 500 events is about 200 KiB of JSON
 
@@ -46,7 +47,9 @@ class PayloadTooLarge(CentralError):
     status = 413
 
 
-def create_app(engine: Engine, secret: bytes, *, clock: Callable[[], datetime] = utcnow) -> FastAPI:
+def create_app(
+    engine: Engine, secret: bytes, *, clock: Callable[[], datetime] = utcnow, secure_cookies: bool = False
+) -> FastAPI:
     app = FastAPI(title="kiosk-central", version=__version__, summary="Gate kiosks sync here (docs/sync-protocol.md)")
     deps = _Deps(engine, clock)
 
@@ -61,6 +64,7 @@ def create_app(engine: Engine, secret: bytes, *, clock: Callable[[], datetime] =
 
     _enrolment_routes(app, deps, secret)
     _sync_routes(app, deps)
+    add_web(app, engine, clock, secure_cookies=secure_cookies)
     return app
 
 

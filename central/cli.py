@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, select
 
 from central import __version__
 from central.categories import CATEGORIES
+from central.cliaccounts import account
 from central.db import connect, resolve_url
 from central.errors import CentralError
 from central.secret import load_secret, secret_path
@@ -318,3 +319,6 @@ def openapi(output: str | None) -> None:
         Path(output).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+cli.add_command(account)  # central/cliaccounts.py

@@ -20,7 +20,9 @@ def app_from_env() -> FastAPI:
     engine = connect(resolve_url(None))
     retention = os.environ.get("KIOSK_CENTRAL_RETENTION_DAYS")
     Maintenance(engine, int(retention) if retention else None).start()
-    return create_app(engine, load_secret(secret_path(None)))
+    # Session cookies are sent over HTTPS only when the server or its proxy speaks TLS.
+    secure = bool(os.environ.get("KIOSK_CENTRAL_SECURE_COOKIES"))
+    return create_app(engine, load_secret(secret_path(None)), secure_cookies=secure)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ def run(url: str, secret: Path, listen: Listen, retention_days: int | None = Non
     os.environ["KIOSK_CENTRAL_SECRET_FILE"] = str(secret)
     if retention_days:
         os.environ["KIOSK_CENTRAL_RETENTION_DAYS"] = str(retention_days)
+    if listen.tls_cert:
+        os.environ["KIOSK_CENTRAL_SECURE_COOKIES"] = "1"
     uvicorn.run(
         "central.server:app_from_env",
         factory=True,

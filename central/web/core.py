@@ -1,0 +1,169 @@
+"""What the centre's pages share: templates, the language, one transaction per request, the signed-in staff
+member and their role, CSRF checks, and the security headers of every page.
+
+Pages are rendered on the server (Jinja2, autoescaped) and work without JavaScript. Text is written in both
+languages where it is used, `tr("Vietnamese", "English")`, Vietnamese first: the default for every visitor.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import Connection, Engine
+
+from central.localtime import local_zone
+from central.timeutil import aware
+from central.web.sessions import Session, find_session
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "kc_session"
+FORM_COOKIE = "kc_form"  # the double-submit CSRF token of forms shown before signing in (login, declaration)
+LANG_COOKIE = "kc_lang"
+LANGUAGES = ("vi", "en")
+SECURITY_HEADERS = {
+    # No script runs on these pages; styles and images come from here only (inline SVG for charts and QR codes).
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+class LoginRequired(Exception):
+    """No valid session: the page answers with a redirect to the login page."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+
+class NotAllowed(Exception):
+    """Signed in, but this page is not for this role or this part of the tree."""
+
+
+class Web:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime], *, secure_cookies: bool = False) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.secure_cookies = secure_cookies
+        self.env = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=True,
+            undefined=StrictUndefined,  # a missing variable is an error in the tests, not an empty cell
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["local"] = local_time
+
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # Who is asking
+
+    def session(self, request: Request, conn: Connection) -> Session | None:
+        return find_session(conn, request.cookies.get(SESSION_COOKIE), self.clock())
+
+    def staff(self, request: Request, conn: Connection, *roles: str) -> Session:
+        """The signed-in staff member, if their role is one of `roles` (administrators always are)."""
+        session = self.session(request, conn)
+        if session is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(target)
+        if roles and not session.account.can(*roles):
+            raise NotAllowed()
+        return session
+
+    @staticmethod
+    def check_csrf(expected: str | None, given: str | None) -> None:
+        if not expected or not given or not hmac.compare_digest(expected.encode(), given.encode()):
+            raise NotAllowed()
+
+    # Pages
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        *,
+        session: Session | None = None,
+        status: int = 200,
+        form_token: str | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        lang = language(request)
+
+        def tr(vi: str, en: str) -> str:
+            return en if lang == "en" else vi
+
+        html = self.env.get_template(template).render(
+            request=request,
+            lang=lang,
+            tr=tr,
+            session=session,
+            account=session.account if session else None,
+            csrf=session.csrf if session else form_token,
+            path_with_lang=lambda code: _with_lang(request, code),
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status)
+        if request.query_params.get("lang") in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", secure=self.secure_cookies)
+        if form_token and session is None:
+            self.set_cookie(response, FORM_COOKIE, form_token, max_age=3600)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def set_cookie(self, response: Response, name: str, value: str, *, max_age: int | None = None) -> None:
+        response.set_cookie(
+            name, value, max_age=max_age, httponly=True, samesite="lax", secure=self.secure_cookies, path="/"
+        )
+
+
+def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored time (UTC; naive from SQLite) in the centre's local zone, for people to read."""
+    value = aware(moment)
+    return value.astimezone(local_zone()).strftime(fmt) if value is not None else ""
+
+
+def form_token(request: Request) -> str:
+    """The form cookie's token if the browser has one, else a new one (set by `render`)."""
+    token = request.cookies.get(FORM_COOKIE)
+    return token if token and 20 <= len(token) <= 100 else secrets.token_urlsafe(32)
+
+
+def language(request: Request) -> str:
+    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    return asked if asked in LANGUAGES else "vi"
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path on this site only (never //other.host or a full URL)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/staff"
+    return target
+
+
+def login_url(target: str) -> str:
+    return "/login?next=" + quote(target, safe="")
+
+
+def _with_lang(request: Request, code: str) -> str:
+    params = {k: v for k, v in request.query_params.items() if k != "lang"}
+    params["lang"] = code
+    return request.url.path + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in params.items())
