@@ -198,7 +198,7 @@ def _self_test(name: str, images: list[tuple[str, Grey]], *, primary: bool) -> C
     if primary:
         return fail(
             problem,
-            "reinstall the kiosk's Python packages (scripts/ provisioning), or put another decoder "
+            "reinstall the kiosk's Python packages (sudo scripts/provision-pi.sh), or put another decoder "
             "first in decode.decoders",
         )
     return warn(

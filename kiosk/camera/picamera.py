@@ -88,7 +88,7 @@ def _import_picamera2() -> Any:
     except ImportError as exc:
         raise SourceError(
             "picamera2 is not installed: on Raspberry Pi OS run `apt install python3-picamera2` and create the "
-            "venv with --system-site-packages (scripts/ provisioning does both)"
+            "venv with --system-site-packages (scripts/provision-pi.sh does both)"
         ) from exc
     except Exception as exc:
         # NOTE: picamera2 and simplejpeg from Raspberry Pi OS are built against its numpy 1.x; a numpy 2 in the
