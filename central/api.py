@@ -35,6 +35,7 @@ from central.models import (
     UploadAnswer,
     UploadRequest,
 )
+from central.passkeys import PassKey
 from central.rollup import mark_heard
 from central.schema import devices
 from central.timeutil import utcnow
@@ -48,7 +49,12 @@ class PayloadTooLarge(CentralError):
 
 
 def create_app(
-    engine: Engine, secret: bytes, *, clock: Callable[[], datetime] = utcnow, secure_cookies: bool = False
+    engine: Engine,
+    secret: bytes,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    pass_key: PassKey | None = None,
+    secure_cookies: bool = False,
 ) -> FastAPI:
     app = FastAPI(title="kiosk-central", version=__version__, summary="Gate kiosks sync here (docs/sync-protocol.md)")
     deps = _Deps(engine, clock)
@@ -64,7 +70,7 @@ def create_app(
 
     _enrolment_routes(app, deps, secret)
     _sync_routes(app, deps)
-    add_web(app, engine, clock, secure_cookies=secure_cookies)
+    add_web(app, engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies)
     return app
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, select
 from central import __version__
 from central.categories import CATEGORIES
 from central.cliaccounts import account
+from central.clideclare import contact_key, declaration_settings, pass_key
 from central.db import connect, resolve_url
 from central.errors import CentralError
 from central.secret import load_secret, secret_path
@@ -322,3 +323,5 @@ def openapi(output: str | None) -> None:
 
 
 cli.add_command(account)  # central/cliaccounts.py
+for command in (pass_key, contact_key, declaration_settings):  # central/clideclare.py
+    cli.add_command(command)

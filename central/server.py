@@ -12,7 +12,10 @@ from fastapi import FastAPI
 from central.api import create_app
 from central.db import connect, resolve_url
 from central.maintenance import Maintenance
+from central.passkeys import ENV as PASS_KEY_ENV
+from central.passkeys import load_pass_key, pass_key_path, publish
 from central.secret import load_secret, secret_path
+from central.timeutil import utcnow
 
 
 def app_from_env() -> FastAPI:
@@ -22,7 +25,9 @@ def app_from_env() -> FastAPI:
     Maintenance(engine, int(retention) if retention else None).start()
     # Session cookies are sent over HTTPS only when the server or its proxy speaks TLS.
     secure = bool(os.environ.get("KIOSK_CENTRAL_SECURE_COOKIES"))
-    return create_app(engine, load_secret(secret_path(None)), secure_cookies=secure)
+    secret = secret_path(None)
+    pass_key = load_pass_key(pass_key_path(None, secret))
+    return create_app(engine, load_secret(secret), pass_key=pass_key, secure_cookies=secure)
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,13 @@ class Listen:
 
 def run(url: str, secret: Path, listen: Listen, retention_days: int | None = None) -> None:
     load_secret(secret)  # made now, once, not by racing workers
+    pass_key_file = pass_key_path(None, secret)
+    key = load_pass_key(pass_key_file)  # likewise; and kiosks learn its public half from the trust list
+    engine = connect(url)
+    with engine.begin() as conn:
+        publish(conn, key, utcnow())
+    engine.dispose()
+    os.environ[PASS_KEY_ENV] = str(pass_key_file)
     os.environ["KIOSK_CENTRAL_DB"] = url
     os.environ["KIOSK_CENTRAL_SECRET_FILE"] = str(secret)
     if retention_days:

@@ -179,20 +179,34 @@ def scan(paths: tuple[str, ...], as_json: bool, decoders: str) -> None:
 @click.option("--image", type=click.Path(exists=True, dir_okay=False), help="A picture of the code.")
 @click.option("--trust-list", type=click.Path(exists=True, dir_okay=False), help="Trusted keys (docs/trust-list.md).")
 @click.option("--at", "at", help="Verify as at this ISO 8601 time (default: now).")
+@click.option(
+    "--mode",
+    type=click.Choice(["log-only", "identity", "certificate", "pass"]),
+    help="Also decide as a gate in this mode would (default: the mode that checks this kind of code).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def verify(
-    text: str | None, text_file: str | None, image: str | None, trust_list: str | None, at: str | None, as_json: bool
+    text: str | None,
+    text_file: str | None,
+    image: str | None,
+    trust_list: str | None,
+    at: str | None,
+    mode: str | None,
+    as_json: bool,
 ) -> None:
-    """Read and verify one code offline: kind, signature, validity, whose it is. Exits 0 whatever the verdict."""
+    """Read and verify one code offline: kind, signature, validity, whose it is, and what a gate would decide.
+    Exits 0 whatever the verdict."""
     from kiosk.credentials import read_credential
     from kiosk.credentials.context import VerifyContext
-    from kiosk.verifyreport import verification_report
+    from kiosk.verifyreport import gate_decision, verification_report
 
     if sum(x is not None for x in (text, text_file, image)) != 1:
         raise click.UsageError("give exactly one of --text, --text-file, --image")
     ctx = VerifyContext(_trust(trust_list), _when(at))
     code = text if text is not None else _code_text(text_file, image)
-    report = verification_report(read_credential(code, ctx))
+    credential = read_credential(code, ctx)
+    report = verification_report(credential)
+    report["decision"] = gate_decision(credential, mode, ctx.now)
     if code == "" and image:
         report["reasons"] = ["no-code-in-image"]
     if as_json:
@@ -200,6 +214,8 @@ def verify(
     else:
         verdict = "VALID" if report["valid"] else "NOT VALID"
         click.echo(f"{report['kind']}: {verdict} {report['checks']} {', '.join(report['reasons'])}")
+        gate = report["decision"]
+        click.echo(f"  a {gate['mode']} gate: {gate['outcome']} ({gate['reason']})")
         for key, value in report["subject"].items():
             click.echo(f"  {key}: {value}")
 

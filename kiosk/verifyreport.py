@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from kiosk.credentials import Credential, Kind
+from kiosk.policy import CERTIFICATES, VenuePolicy
 
 
 def verification_report(credential: Credential) -> dict[str, Any]:
@@ -46,3 +48,13 @@ def _subject(credential: Credential) -> dict[str, Any]:
 def mask(number: str) -> str:
     """All but the last four characters hidden: enough to tell two people apart, not to copy an ID number."""
     return "*" * max(0, len(number) - 4) + number[-4:]
+
+
+def gate_decision(credential: Credential, mode: str | None, now: datetime) -> dict[str, str]:
+    """What a gate in `mode` would decide on this code alone (no status list, no passage history); by default
+    the mode that checks this kind of code: a pass at a pass gate, a certificate at a certificate gate."""
+    if mode is None:
+        checked = {Kind.PASS: "pass"} | dict.fromkeys(CERTIFICATES, "certificate")
+        mode = checked.get(credential.kind, "identity")
+    decision = VenuePolicy(mode=mode).decide(credential, credential.subject_key, now)
+    return {"mode": mode, "outcome": decision.outcome.value, "reason": decision.reason}

@@ -122,11 +122,13 @@ class CentralServer:
         *,
         clock: Callable[[], datetime] | None = None,
         secret: bytes = SECRET,
+        pass_key: Any = None,
         start_timeout_s: float = 10.0,
     ) -> None:
         self.db_url = db_url
         self.clock = clock or FakeClock()
         self.secret = secret
+        self.pass_key = pass_key  # a central.passkeys.PassKey: the declaration form issues passes
         self.start_timeout_s = start_timeout_s
         self.url = ""
         self._engine: Engine | None = None
@@ -149,7 +151,12 @@ class CentralServer:
 
         self._threads_before = set(threading.enumerate())
         self._engine = connect(self.db_url)
-        app = create_app(self._engine, self.secret, clock=self.clock)
+        if self.pass_key is not None:
+            from central.passkeys import publish
+
+            with self._engine.begin() as conn:
+                publish(conn, self.pass_key, self.clock())
+        app = create_app(self._engine, self.secret, clock=self.clock, pass_key=self.pass_key)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"

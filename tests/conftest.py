@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import segno
+from browser import browser, page  # noqa: F401 (fixtures: headless Chromium)
 from central_fixtures import db_url  # noqa: F401
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 

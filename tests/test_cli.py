@@ -184,10 +184,14 @@ def test_verify_contract_for_a_signed_certificate(tmp_path: Path):
     assert report["kind"] == "eu-dcc" and report["valid"] is True
     assert report["checks"] == {"decode": "ok", "signature": "valid", "expiry": "ok"}
     assert report["reasons"] == [] and report["subject"]["name"] == "Nguyễn Văn An"
+    assert report["decision"] == {"mode": "certificate", "outcome": "ACCEPT", "reason": "certificate-ok"}
     later = kiosk("verify", "--text", text, "--trust-list", str(trust), "--at", "2023-01-01T00:00:00+07:00", "--json")
     assert json.loads(later.stdout)["checks"]["expiry"] == "expired" and later.returncode == 0
     untrusted = json.loads(kiosk("verify", "--text", text, "--json").stdout)
     assert untrusted["valid"] is False and untrusted["checks"]["signature"] == "unknown-key"
+    assert untrusted["decision"] == {"mode": "certificate", "outcome": "DENY", "reason": "unknown-signer"}
+    logged = json.loads(kiosk("verify", "--text", text, "--mode", "log-only", "--json").stdout)
+    assert logged["decision"]["outcome"] == "ACCEPT"
 
 
 def test_verify_reads_text_files_and_pictures(tmp_path: Path):

@@ -11,12 +11,21 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from central.web import admin_pages, auth_pages
+from central.passkeys import PassKey
+from central.web import admin_pages, auth_pages, dashboard_pages, declare_pages
 from central.web.core import HERE, SECURITY_HEADERS, LoginRequired, NotAllowed, Web, login_url
 
 
-def add_web(app: FastAPI, engine: Engine, clock: Callable[[], datetime], *, secure_cookies: bool = False) -> Web:
-    web = Web(engine, clock, secure_cookies=secure_cookies)
+def add_web(
+    app: FastAPI,
+    engine: Engine,
+    clock: Callable[[], datetime],
+    *,
+    secret: bytes,
+    pass_key: PassKey | None = None,
+    secure_cookies: bool = False,
+) -> Web:
+    web = Web(engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(LoginRequired)
@@ -37,4 +46,6 @@ def add_web(app: FastAPI, engine: Engine, clock: Callable[[], datetime], *, secu
 
     auth_pages.add_routes(app, web)
     admin_pages.add_routes(app, web)
+    declare_pages.add_routes(app, web)
+    dashboard_pages.add_routes(app, web)
     return web

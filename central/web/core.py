@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Connection, Engine
 
 from central.localtime import local_zone
+from central.passkeys import PassKey
 from central.timeutil import aware
 from central.web.sessions import Session, find_session
 
@@ -53,9 +54,19 @@ class NotAllowed(Exception):
 
 
 class Web:
-    def __init__(self, engine: Engine, clock: Callable[[], datetime], *, secure_cookies: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], datetime],
+        *,
+        secret: bytes,
+        pass_key: PassKey | None = None,
+        secure_cookies: bool = False,
+    ) -> None:
         self.engine = engine
         self.clock = clock
+        self.secret = secret  # subject keys from ID numbers, as kiosks make them
+        self.pass_key = pass_key  # signs declaration passes; None: the declaration form says it is not offered
         self.secure_cookies = secure_cookies
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"),

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from central.admin import add_unit, add_venue, make_enroll_code
 from central.api import create_app
 from central.db import connect
+from central.passkeys import load_pass_key, publish
 from central.schema import events
 from central.timeutil import utcnow
 
@@ -23,10 +24,13 @@ class LocalCentral:
 
     def __init__(self, directory: Path, secret: bytes, *, tls: tuple[Path, Path] | None = None) -> None:
         self.engine = connect(f"sqlite:///{directory / 'central.db'}")
+        pass_key = load_pass_key(directory / "central.pass-key")  # the declaration form's passes
+        with self.engine.begin() as conn:
+            publish(conn, pass_key, utcnow())
         self.port = _free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(self.engine, secret),
+            create_app(self.engine, secret, pass_key=pass_key),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

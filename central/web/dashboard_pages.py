@@ -1,0 +1,91 @@
+"""The deployment dashboard: a unit's figures, its child units to drill into, its venues, offline devices,
+charts, and the CSV for the report upward. A unit officer sees their unit and the units below it, nothing else;
+a venue admin sees their venue's unit page narrowed to their venue; an administrator sees the whole tree.
+
+No `from __future__ import annotations`: FastAPI reads the route annotations at runtime.
+"""
+
+from dataclasses import replace
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection, select
+
+from central.accounts import Account
+from central.categories import CATEGORIES
+from central.progress import UnitReport, as_csv, coverage_chart, scans_chart, unit_report
+from central.schema import units, venues
+from central.unittree import UnitTree
+from central.web.core import NotAllowed, Web, language
+from central.web.sessions import Session
+
+
+def add_routes(app: FastAPI, web: Web) -> None:
+    Tx = Annotated[Connection, Depends(web.transaction, scope="function")]
+
+    def report_for(request: Request, conn: Connection, unit: str | None) -> tuple[Session, UnitReport]:
+        session = web.staff(request, conn, "unit_officer", "venue_admin")
+        account = session.account
+        tree = UnitTree.load(conn)
+        root = _root(conn, account)
+        unit_id = root if not unit or account.role == "venue_admin" else _unit_id(conn, unit)
+        if (unit_id is None and root is not None) or (unit_id is not None and not tree.contains(root, unit_id)):
+            raise NotAllowed()  # outside their area; an unknown code is refused the same way (no probing)
+        report = unit_report(conn, unit_id, web.clock(), tree=tree)
+        if account.role == "venue_admin":
+            report = _only_venue(report, account.venue_code)
+        return session, report
+
+    @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard(request: Request, conn: Tx, unit: str | None = None) -> Response:
+        session, report = report_for(request, conn, unit)
+        lang = language(request)
+        venue_only = session.account.role == "venue_admin"
+        return web.render(
+            request,
+            "dashboard.html",
+            session=session,
+            report=report,
+            categories=CATEGORIES,
+            scans_svg="" if venue_only else scans_chart(report, lang),
+            coverage_svg="" if venue_only else coverage_chart(report, lang),
+            venue_only=venue_only,
+        )
+
+    @app.get("/dashboard.csv", include_in_schema=False)
+    def dashboard_csv(request: Request, conn: Tx, unit: str | None = None) -> Response:
+        session, report = report_for(request, conn, unit)
+        if session.account.role == "venue_admin":
+            raise NotAllowed()  # the report upward is a unit's, with its neighbours' venues
+        code = report.unit.code if report.unit else "ca-nuoc"
+        name = f"tien-do-{code}-{report.today.isoformat()}.csv"
+        return Response(
+            as_csv(report, language(request)).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+        )
+
+
+def _root(conn: Connection, account: Account) -> int | None:
+    """The top of what `account` may see: their unit, or their venue's unit; None: the whole tree."""
+    if account.role == "venue_admin" and account.venue_id is not None:
+        return int(conn.execute(select(venues.c.unit_id).where(venues.c.id == account.venue_id)).scalar_one())
+    return account.unit_id
+
+
+def _unit_id(conn: Connection, code: str) -> int | None:
+    row = conn.execute(select(units.c.id).where(units.c.code == code[:64])).first()
+    if row is None:
+        raise NotAllowed()
+    return int(row[0])
+
+
+def _only_venue(report: UnitReport, venue_code: str | None) -> UnitReport:
+    """A venue admin's view: the venue's own row and offline devices, not its neighbours'."""
+    return replace(
+        report,
+        children=[],
+        venues=[v for v in report.venues if v.code == venue_code],
+        offline=[d for d in report.offline if d.venue_code == venue_code],
+    )

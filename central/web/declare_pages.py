@@ -1,0 +1,110 @@
+"""The public health declaration: a form anyone can fill in on a phone, and the signed pass it gives.
+
+No account: the form is protected by a double-submit token (a cookie and a hidden field that must match), and
+only the answers needed for the status are kept (central/declarations.py). The pass is shown as a large QR
+code for a phone screen, printable, with a PNG to download.
+
+No `from __future__ import annotations`: FastAPI reads the route annotations at runtime.
+"""
+
+import base64
+from typing import Annotated
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from central.declarations import (
+    SYMPTOMS,
+    FormInvalid,
+    pass_issuer,
+    qr_png,
+    qr_svg,
+    submit,
+    valid_hours,
+    validate_form,
+)
+from central.errors import CentralError
+from central.web.core import FORM_COOKIE, Web, form_token, language
+
+SYMPTOM_NAMES = {
+    "fever": ("Sốt", "Fever"),
+    "cough": ("Ho", "Cough"),
+    "shortness_of_breath": ("Khó thở", "Shortness of breath"),
+    "sore_throat": ("Đau họng", "Sore throat"),
+    "loss_of_taste_smell": ("Mất vị giác hoặc khứu giác", "Loss of taste or smell"),
+    "fatigue": ("Mệt mỏi", "Fatigue"),
+    "none": ("Không có triệu chứng nào", "No symptoms"),
+}
+FIELDS = ("identity_type", "identity_number", "phone", "contact_confirmed", "lockdown_area", "travel")
+
+
+def add_routes(app: FastAPI, web: Web) -> None:
+    def form_page(
+        request: Request, token: str, values: dict[str, object], errors: dict[str, str], status: int = 200
+    ) -> Response:
+        return web.render(
+            request,
+            "declare.html",
+            status=status,
+            form_token=token,
+            values=values,
+            errors=errors,
+            symptoms=SYMPTOMS,
+            symptom_names=SYMPTOM_NAMES,
+            offered=web.pass_key is not None,
+        )
+
+    @app.get("/declare", response_class=HTMLResponse, include_in_schema=False)
+    def declare_form(request: Request) -> Response:
+        return form_page(request, form_token(request), {"symptoms": []}, {})
+
+    @app.post("/declare", response_class=HTMLResponse, include_in_schema=False)
+    def declare(
+        request: Request,
+        csrf: Annotated[str, Form()] = "",
+        identity_type: Annotated[str, Form()] = "",
+        identity_number: Annotated[str, Form()] = "",
+        phone: Annotated[str, Form()] = "",
+        symptoms: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults per request)
+        contact_confirmed: Annotated[str, Form()] = "",
+        lockdown_area: Annotated[str, Form()] = "",
+        travel: Annotated[str, Form()] = "",
+    ) -> Response:
+        web.check_csrf(request.cookies.get(FORM_COOKIE), csrf)
+        values: dict[str, object] = {
+            "identity_type": identity_type[:20],
+            "identity_number": identity_number[:40],
+            "phone": phone[:40],
+            "symptoms": symptoms[: len(SYMPTOMS)],
+            "contact_confirmed": contact_confirmed[:3],
+            "lockdown_area": lockdown_area[:3],
+            "travel": travel[:400],  # the form says 200; more is refused by validation, with the text kept
+        }
+        if web.pass_key is None:
+            return form_page(request, csrf, values, {}, status=503)
+        lang = language(request)
+        answers = {k: v for k, v in values.items() if v != ""} | {"language": lang}
+        for name in ("contact_confirmed", "lockdown_area"):  # radio buttons: "yes", "no", or not answered
+            if name in answers:
+                answers[name] = {"yes": True, "no": False}.get(str(answers[name]), answers[name])
+        try:
+            declaration = validate_form(answers)
+        except FormInvalid as invalid:
+            return form_page(request, csrf, values, invalid.messages(lang), status=422)
+        key = web.pass_key
+        with web.engine.begin() as conn:
+            try:
+                issued = submit(
+                    conn,
+                    declaration,
+                    secret=web.secret,
+                    pass_key=key.private,
+                    kid=key.kid,
+                    now=web.clock(),
+                    valid_h=valid_hours(conn),
+                    issuer=pass_issuer(conn),
+                )
+            except CentralError as exc:
+                return form_page(request, csrf, values, {"form": str(exc)}, status=503)
+        png = base64.b64encode(qr_png(issued.pass_text)).decode("ascii")
+        return web.render(request, "pass.html", issued=issued, qr=qr_svg(issued.pass_text), png=png)

@@ -1,0 +1,83 @@
+"""The dashboard pages over HTTP on the province of tests/test_progress.py: each role sees its part of the tree
+and nothing else, the page's figures are the hand-counted ones, and the CSV is the report's."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from central_fixtures import CentralServer, FakeClock
+from test_progress import D1, NOW, P_TOTALS, World, world  # noqa: F401 (the fixture)
+from web_helpers import Staff, add_account
+
+from central.progress import as_csv
+
+
+@pytest.fixture
+def server(world: World, db_url: str) -> Iterator[CentralServer]:  # noqa: F811
+    with CentralServer(db_url, clock=FakeClock(NOW)) as central:
+        add_account(central, "admin", "administrator")
+        add_account(central, "d1officer", "unit_officer", unit="D1")
+        add_account(central, "v4admin", "venue_admin", venue="V4")
+        add_account(central, "tracer", "tracer", unit="P")
+        yield central
+
+
+def figures(html: str) -> dict[str, str]:
+    return dict(re.findall(r'data-figure="([a-z_0-9]+)">([^<]*)<', html))
+
+
+def shown(expected: dict[str, object]) -> dict[str, str]:
+    """The hand counts as the page writes them (thousands with '.', coverage with ',' and one decimal)."""
+    deployed, registered = int(expected["deployed"]), int(expected["registered"])  # type: ignore[call-overload]
+    coverage = f"{100 * deployed / registered:.1f}".replace(".", ",") + " %"
+    names = ("registered", "deployed", "online", "devices_offline", "scans_today", "scans_7d")
+    return {name: str(expected[name]) for name in names} | {"coverage": coverage}
+
+
+def test_a_unit_officer_sees_their_district_and_below_and_nothing_else(server: CentralServer):
+    officer = Staff(server)
+    officer.login("d1officer")
+    page = officer.get("/dashboard")
+    assert page.status_code == 200 and "Huyện Cư Jút" in page.text
+    assert figures(page.text) == shown(D1)
+    assert 'data-unit="C11"' in page.text and 'data-unit="C21"' not in page.text
+    assert officer.get("/dashboard?unit=C11").status_code == 200
+    for elsewhere in ("D2", "C21", "P", "NO-SUCH-UNIT"):
+        assert officer.get(f"/dashboard?unit={elsewhere}").status_code == 403, elsewhere
+        assert officer.get(f"/dashboard.csv?unit={elsewhere}").status_code == 403, elsewhere
+
+
+def test_an_administrator_sees_the_country_and_drills_down(server: CentralServer):
+    admin = Staff(server)
+    admin.login("admin")
+    country = admin.get("/dashboard")
+    assert "Cả nước" in country.text and figures(country.text) == shown(P_TOTALS)
+    province = admin.get("/dashboard?unit=P")
+    assert figures(province.text) == shown(P_TOTALS)
+    assert '<a href="/dashboard?unit=D1">Huyện Cư Jút</a>' in province.text
+
+
+def test_the_csv_download_is_the_report_upward(server: CentralServer, world: World):  # noqa: F811
+    officer = Staff(server)
+    officer.login("d1officer")
+    answer = officer.get("/dashboard.csv")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert 'filename="tien-do-D1-2026-11-26.csv"' in answer.headers["content-disposition"]
+    assert answer.content.decode("utf-8") == as_csv(world.report("D1"))
+
+
+def test_a_venue_admin_sees_their_venue_only(server: CentralServer):
+    venue = Staff(server)
+    venue.login("v4admin")
+    page = venue.get("/dashboard?unit=P")  # asks for the province: gets their venue
+    assert page.status_code == 200 and "Nhà máy Quảng Phú" in page.text
+    assert "Trường tiểu học Quảng Phú" not in page.text and "data-figure" not in page.text
+    assert venue.get("/dashboard.csv").status_code == 403
+
+
+def test_a_tracer_has_no_dashboard(server: CentralServer):
+    tracer = Staff(server)
+    tracer.login("tracer")
+    assert tracer.get("/dashboard").status_code == 403
