@@ -21,6 +21,7 @@ from central import __version__
 from central.categories import CATEGORIES
 from central.cliaccounts import account
 from central.clideclare import contact_key, declaration_settings, pass_key
+from central.clitrace import dwell, trace_command
 from central.db import connect, resolve_url
 from central.errors import CentralError
 from central.secret import load_secret, secret_path
@@ -323,5 +324,5 @@ def openapi(output: str | None) -> None:
 
 
 cli.add_command(account)  # central/cliaccounts.py
-for command in (pass_key, contact_key, declaration_settings):  # central/clideclare.py
+for command in (pass_key, contact_key, declaration_settings, trace_command, dwell):  # clideclare, clitrace
     cli.add_command(command)

@@ -30,12 +30,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, select
 
 from central.audit import record
 from central.errors import CentralError, NotFound
-from central.schema import declarations, settings, status_entries, trust_entries
+from central.schema import declarations, status_entries, trust_entries
 from central.sealing import open_sealed, public_key_from_raw, raw_public, seal
+from central.settings import get_setting, set_setting
 from central.timeutil import aware
 from kiosk.credentials import SubjectKeyer
 from kiosk.credentials.base import Identity
@@ -365,16 +366,7 @@ def purge(conn: Connection, expired_before: datetime) -> int:
     return int(conn.execute(delete(declarations).where(declarations.c.expires_at < expired_before)).rowcount)
 
 
-# Settings (the `settings` table: text values by key).
-
-
-def get_setting(conn: Connection, key: str) -> str | None:
-    return conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
-
-
-def set_setting(conn: Connection, key: str, value: str) -> None:
-    if conn.execute(update(settings).where(settings.c.key == key).values(value=value)).rowcount == 0:
-        conn.execute(settings.insert().values(key=key, value=value))
+# Settings of the declarations (central/settings.py).
 
 
 def valid_hours(conn: Connection) -> int:

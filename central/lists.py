@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, text
@@ -20,6 +20,8 @@ SECTIONS = ("certificates", "shc_issuers", "csca", "pass_keys")
 def set_status(conn: Connection, subject_key: str, status: str, until: datetime | None, now: datetime) -> None:
     if status not in ("red", "yellow") or len(subject_key) != 32:
         raise CentralError("a status entry needs a 32-hex subject key and status red or yellow")
+    if until is not None:  # SQLite keeps no zone: every stored time is UTC, or it would be read back shifted
+        until = until.astimezone(UTC)
     _write_status(conn, subject_key, {"status": status, "until": until, "cleared": False}, now)
 
 

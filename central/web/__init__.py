@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from central.passkeys import PassKey
-from central.web import admin_pages, auth_pages, dashboard_pages, declare_pages
+from central.web import admin_pages, auth_pages, dashboard_pages, declare_pages, status_pages
 from central.web.core import HERE, SECURITY_HEADERS, LoginRequired, NotAllowed, Web, login_url
 
 
@@ -48,4 +48,5 @@ def add_web(
     admin_pages.add_routes(app, web)
     declare_pages.add_routes(app, web)
     dashboard_pages.add_routes(app, web)
+    status_pages.add_routes(app, web)
     return web

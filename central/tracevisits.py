@@ -1,0 +1,223 @@
+"""Visits made of passages, for contact tracing: who was where, from when to when.
+
+A person's ACCEPTed passages at one venue, in time order, are paired: an "in" with the next "out". A passage
+that has no partner gets the venue category's default dwell:
+- an "in" whose next passage is another "in", or an "out" more than MAX_VISIT later, or nothing: it ends at
+  in + dwell, but no later than that next passage (nobody enters twice without leaving) nor than now;
+- an "out" with no "in" before it: it began at out - dwell, but no earlier than the visit before it ended.
+Devices that only watch the entrance give "in"s only: every visit there is in + dwell. A repeated scan at the
+entrance (two kiosks, or the same code twice) makes no visit of its own. Times are seconds since the epoch
+here; the visit's own dataclass (central.tracing) has datetimes.
+
+Dwell defaults (minutes) are per venue category, after how long people stay at such places; the centre may
+change one with `kiosk-central dwell set CATEGORY MINUTES` (settings key "dwell_min.<category>").
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Connection, and_, or_, select
+
+from central.categories import CATEGORIES
+from central.errors import NotFound
+from central.schema import events
+from central.settings import set_setting, settings_with_prefix
+from central.timeutil import aware
+
+MAX_VISIT = timedelta(hours=24)  # an "out" further than this from its "in" is not its exit; nobody stays longer
+MAX_VISIT_S = MAX_VISIT.total_seconds()
+MAX_DWELL_MIN = int(MAX_VISIT_S // 60)
+DWELL_PREFIX = "dwell_min."
+RANGES_PER_QUERY = 25  # OR-ed (venue, time range) conditions in one SELECT: the planner stays quick
+
+DEFAULT_DWELL_MIN: dict[str, int] = {
+    "office": 480,
+    "factory": 480,
+    "school": 480,
+    "hospital": 120,
+    "station": 30,
+    "vehicle": 60,
+    "market": 60,
+    "restaurant": 60,
+    "hotel": 720,
+    "event": 180,
+    "religious": 90,
+    "tourism": 120,
+    "residential": 720,
+    "checkpoint": 5,
+    "other": 60,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    subject_key: str
+    venue_id: int
+    at: float  # seconds since the epoch
+    direction: str  # "in" or "out"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One visit: [start, end] at a venue, and which ends were estimated from the dwell."""
+
+    venue_id: int
+    start: float
+    end: float
+    start_estimated: bool = False
+    end_estimated: bool = False
+
+
+# Dwell settings
+
+
+def dwell_table(conn: Connection) -> dict[str, int]:
+    """Minutes of default dwell per category: the defaults, with the centre's settings over them."""
+    table = dict(DEFAULT_DWELL_MIN)
+    for category, value in settings_with_prefix(conn, DWELL_PREFIX).items():
+        if category in table and value.strip().isdigit():
+            table[category] = min(max(int(value), 1), MAX_DWELL_MIN)
+    return table
+
+
+def set_dwell(conn: Connection, category: str, minutes: int) -> None:
+    """Make `minutes` the default dwell of `category` (1 minute to MAX_VISIT)."""
+    if category not in CATEGORIES:
+        raise NotFound(f"no venue category {category!r}; one of: {', '.join(CATEGORIES)}")
+    if not 1 <= minutes <= MAX_DWELL_MIN:
+        raise ValueError(f"a dwell is 1 to {MAX_DWELL_MIN} minutes")
+    set_setting(conn, DWELL_PREFIX + category, str(minutes))
+
+
+# Reading passages
+
+
+def pruning_day(earliest: datetime) -> date:
+    """The first received_day that can hold an event at `earliest` or later: events are never received before
+    they happen, so on PostgreSQL older partitions are skipped. A day more for a device clock a little ahead."""
+    return earliest.astimezone(UTC).date() - timedelta(days=1)
+
+
+def subject_passages(conn: Connection, subject_key: str, start: datetime, end: datetime) -> list[Passage]:
+    """The ACCEPTed passages of one person from start - MAX_VISIT to end + MAX_VISIT (index events_subject_time)."""
+    low, high = _utc(start) - MAX_VISIT, _utc(end) + MAX_VISIT
+    query = select(events.c.subject_key, events.c.venue_id, events.c.time, events.c.direction).where(
+        events.c.subject_key == subject_key,
+        events.c.decision == "ACCEPT",
+        events.c.time >= low,
+        events.c.time <= high,
+        events.c.received_day >= pruning_day(low),
+    )
+    return _passages(conn.execute(query))
+
+
+def venue_passages(conn: Connection, ranges: Sequence[tuple[int, float, float]]) -> list[Passage]:
+    """Everyone's ACCEPTed passages at each (venue, from, to) of `ranges` (index events_venue_time)."""
+    found: list[Passage] = []
+    for first in range(0, len(ranges), RANGES_PER_QUERY):
+        chunk = ranges[first : first + RANGES_PER_QUERY]
+        within = [
+            and_(events.c.venue_id == venue, events.c.time >= _at(low), events.c.time <= _at(high))
+            for venue, low, high in chunk
+        ]
+        query = select(events.c.subject_key, events.c.venue_id, events.c.time, events.c.direction).where(
+            or_(*within),
+            events.c.decision == "ACCEPT",
+            events.c.subject_key.is_not(None),
+            events.c.received_day >= pruning_day(_at(min(low for _, low, _ in chunk))),
+        )
+        found.extend(_passages(conn.execute(query)))
+    return found
+
+
+def _passages(rows: Iterable[tuple[str, int, datetime, str]]) -> list[Passage]:
+    return [Passage(key, venue, aware(at).timestamp(), direction) for key, venue, at, direction in rows]  # type: ignore[union-attr]
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite keeps a datetime's clock time and drops its offset: every bound is given in UTC
+    return moment.astimezone(UTC)
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+# Pairing
+
+
+def visits_by_subject(
+    passages: Iterable[Passage], dwell_s: dict[int, float], now: float
+) -> dict[str, dict[int, list[Span]]]:
+    """Each subject's visits per venue, in time order; `dwell_s` is the default dwell of each venue."""
+    grouped: dict[tuple[str, int], list[Passage]] = {}
+    for passage in passages:
+        grouped.setdefault((passage.subject_key, passage.venue_id), []).append(passage)
+    out: dict[str, dict[int, list[Span]]] = {}
+    for (subject, venue), at_venue in grouped.items():
+        at_venue.sort(key=lambda p: (p.at, p.direction == "in"))  # an exit and an entry at once: out first
+        spans = list(pair(at_venue, dwell_s[venue], now))
+        if spans:
+            out.setdefault(subject, {})[venue] = spans
+    return out
+
+
+def pair(passages: Sequence[Passage], dwell: float, now: float) -> Iterator[Span]:
+    """The visits of one person at one venue, from their passages in time order."""
+    opened: Passage | None = None
+    last_end = float("-inf")
+    for passage in passages:
+        if opened is not None and passage.direction == "out" and passage.at - opened.at <= MAX_VISIT_S:
+            yield Span(passage.venue_id, opened.at, passage.at)
+            last_end, opened = passage.at, None
+            continue
+        if opened is not None:  # an "in" without its "out"
+            end = min(opened.at + dwell, passage.at, max(now, opened.at))
+            if end > opened.at:
+                yield Span(opened.venue_id, opened.at, end, end_estimated=True)
+            last_end, opened = end, None
+        if passage.direction == "in":
+            opened = passage
+        else:  # an "out" without its "in"
+            start = max(passage.at - dwell, last_end)
+            if passage.at > start:
+                yield Span(passage.venue_id, start, passage.at, start_estimated=True)
+            last_end = passage.at
+    if opened is not None:
+        end = min(opened.at + dwell, max(now, opened.at))
+        if end > opened.at:
+            yield Span(opened.venue_id, opened.at, end, end_estimated=True)
+
+
+# Overlaps
+
+
+def ranges_around(own: dict[int, list[Span]]) -> list[tuple[int, float, float]]:
+    """Per venue, the times whose passages can make a visit overlapping one of `own`'s: MAX_VISIT either side
+    (no visit is longer), merged where they touch."""
+    ranges: list[tuple[int, float, float]] = []
+    for venue, spans in sorted(own.items()):
+        low, high = spans[0].start - MAX_VISIT_S, spans[0].end + MAX_VISIT_S
+        for span in spans[1:]:
+            if span.start - MAX_VISIT_S > high:
+                ranges.append((venue, low, high))
+                low = span.start - MAX_VISIT_S
+            high = max(high, span.end + MAX_VISIT_S)
+        ranges.append((venue, low, high))
+    return ranges
+
+
+def overlaps(mine: list[Span], theirs: list[Span]) -> Iterator[tuple[float, float]]:
+    """Each non-empty intersection of a visit of `theirs` with one of `mine` (in order, not overlapping)."""
+    ends = [span.end for span in mine]
+    for other in theirs:
+        index = bisect_right(ends, other.start)
+        while index < len(mine) and mine[index].start < other.end:
+            low, high = max(mine[index].start, other.start), min(mine[index].end, other.end)
+            if high > low:
+                yield low, high
+            index += 1
