@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from central.passkeys import PassKey
-from central.web import admin_pages, auth_pages, dashboard_pages, declare_pages, status_pages
+from central.web import admin_pages, auth_pages, dashboard_pages, declare_pages, status_pages, trace_pages
 from central.web.core import HERE, SECURITY_HEADERS, LoginRequired, NotAllowed, Web, login_url
 
 
@@ -49,4 +49,5 @@ def add_web(
     declare_pages.add_routes(app, web)
     dashboard_pages.add_routes(app, web)
     status_pages.add_routes(app, web)
+    trace_pages.add_routes(app, web)
     return web

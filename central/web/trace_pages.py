@@ -1,0 +1,129 @@
+"""Contact tracing for tracers: whom to trace (ID number, QR code text or picture, or subject key), the window
+and why; the visits and the ranked contacts on the page, or as CSV. Each trace is written to the audit log in
+the same transaction as the query. A tracer with a unit sees the visits and contacts at venues of that unit and
+below; an administrator sees all.
+
+No `from __future__ import annotations`: FastAPI reads the route annotations at runtime.
+"""
+
+from dataclasses import replace
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection, select
+
+from central.errors import CentralError
+from central.schema import venues
+from central.subjects import subject_key_from
+from central.tracing import TraceResult, audited_trace, window
+from central.unittree import UnitTree
+from central.web.core import Web, client_address
+from central.web.sessions import Session
+
+MAX_IMAGE = 5 * 1024 * 1024
+
+
+def add_routes(app: FastAPI, web: Web) -> None:
+    Tx = Annotated[Connection, Depends(web.transaction, scope="function")]
+
+    def page(
+        request: Request,
+        session: Session,
+        *,
+        status: int = 200,
+        values: dict[str, str] | None = None,
+        result: TraceResult | None = None,
+        error: str | None = None,
+    ) -> Response:
+        return web.render(
+            request, "trace.html", session=session, status=status, values=values or {}, result=result, error=error
+        )
+
+    @app.get("/trace", response_class=HTMLResponse, include_in_schema=False)
+    def trace_form(request: Request, conn: Tx) -> Response:
+        return page(request, web.staff(request, conn, "tracer"))
+
+    @app.post("/trace", include_in_schema=False)
+    def trace_post(
+        request: Request,
+        conn: Tx,
+        csrf: Annotated[str, Form()] = "",
+        identity_number: Annotated[str, Form()] = "",
+        qr_text: Annotated[str, Form()] = "",
+        subject_key: Annotated[str, Form()] = "",
+        qr_image: Annotated[UploadFile | None, File()] = None,
+        start: Annotated[str, Form()] = "",
+        end: Annotated[str, Form()] = "",
+        default_dwell_min: Annotated[str, Form()] = "",
+        second_degree: Annotated[str, Form()] = "",
+        reason: Annotated[str, Form()] = "",
+        output: Annotated[str, Form()] = "page",
+    ) -> Response:
+        session = web.staff(request, conn, "tracer")
+        web.check_csrf(session.csrf, csrf)
+        values = {"identity_number": identity_number[:40], "subject_key": subject_key[:64], "start": start[:32]}
+        values |= {"end": end[:32], "default_dwell_min": default_dwell_min[:5], "second_degree": second_degree}
+        values |= {"reason": reason[:500]}
+        try:
+            if not reason.strip():
+                raise CentralError("ghi lý do truy vết / give the reason for this trace")
+            image = _image(qr_image)
+            key = subject_key_from(
+                identity_number=identity_number.strip() or None,
+                qr_text=qr_text.strip()[:4000] or None,
+                qr_image=image,
+                subject_key=subject_key.strip() or None,
+                secret=web.secret,
+            )
+            since, until = window(start.strip() or None, end.strip() or None, now=web.clock())
+            dwell = int(default_dwell_min) if default_dwell_min.strip() else None
+            with conn.begin_nested():
+                result = audited_trace(
+                    conn,
+                    key,
+                    since,
+                    until,
+                    actor=session.account.username,
+                    reason=reason,
+                    default_dwell_min=dwell,
+                    second_degree=bool(second_degree),
+                    now=web.clock(),
+                    address=client_address(request),
+                    detail={"scope": session.account.unit_code or "all", "output": output},
+                )
+        except (CentralError, ValueError) as exc:
+            return page(request, session, status=422, values=values, error=str(exc))
+        result = _in_scope(conn, result, session)
+        if output == "csv":
+            name = f"truy-vet-{result.subject_key[:8]}.csv"
+            return Response(
+                "\ufeff" + result.as_csv(),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+            )
+        return page(request, session, values=values, result=result)
+
+
+def _image(upload: UploadFile | None) -> bytes | None:
+    if upload is None or not upload.filename:
+        return None
+    data = upload.file.read(MAX_IMAGE + 1)
+    if len(data) > MAX_IMAGE:
+        raise CentralError(f"ảnh quá lớn / the picture is larger than {MAX_IMAGE // 2**20} MB")
+    return data
+
+
+def _in_scope(conn: Connection, result: TraceResult, session: Session) -> TraceResult:
+    """Only the visits and contacts at venues in the tracer's unit and below (all for an unscoped account)."""
+    root = session.account.unit_id
+    if root is None:
+        return result
+    tree = UnitTree.load(conn)
+    rows = conn.execute(select(venues.c.code, venues.c.unit_id)).all()
+    allowed = {code for code, unit in rows if tree.contains(root, unit)}
+    return replace(
+        result,
+        visits=[v for v in result.visits if v.venue in allowed],
+        contacts=[c for c in result.contacts if c.venue in allowed],
+    )
