@@ -61,12 +61,13 @@ def pass_key_path(flag: str | None, secret: Path) -> Path:
     return Path(flag or os.environ.get(ENV) or secret.parent / DEFAULT_PASS_KEY)
 
 
-def load_pass_key(path: Path) -> PassKey:
-    """The pass key in `path` (PEM, PKCS #8), made (mode 0600, a note logged) if the file does not exist."""
+def load_pass_key(path: Path, *, announce: bool = True) -> PassKey:
+    """The pass key in `path` (PEM, PKCS #8), made (mode 0600, a note logged unless not `announce`: a throwaway
+    key, as the demo's) if the file does not exist."""
     try:
         pem = path.read_bytes()
     except FileNotFoundError:
-        return _create(path)
+        return _create(path, announce)
     except OSError as exc:
         raise CentralError(f"{path}: cannot read the pass key: {exc}") from None
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -80,7 +81,7 @@ def load_pass_key(path: Path) -> PassKey:
     return PassKey.of(key)
 
 
-def _create(path: Path) -> PassKey:
+def _create(path: Path, announce: bool) -> PassKey:
     key = Ed25519PrivateKey.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -91,7 +92,8 @@ def _create(path: Path) -> PassKey:
         file.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
         file.flush()
         os.fsync(file.fileno())
-    log.warning("%s: made the centre's pass-signing key: back it up, and publish it before issuing passes", path)
+    if announce:
+        log.warning("%s: made the centre's pass-signing key: back it up, and publish it before issuing passes", path)
     return PassKey.of(key)
 
 

@@ -383,12 +383,20 @@ def sync(once: bool, config_flag: str | None, state_dir: str | None, as_json: bo
 @cli.command()
 @click.option("--state-dir", help="Keep the demo's database here (default: a temporary directory).")
 @click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(0.1, 20), help="Replay speed.")
-def demo(state_dir: str | None, speed: float) -> None:
-    """Run the whole loop on bundled media with mock GPIO, and print a summary."""
+@click.option("--no-wait", is_flag=True, help="Stop the central server when the replay ends (default: at Ctrl-C).")
+def demo(state_dir: str | None, speed: float, no_wait: bool) -> None:
+    """Run the whole loop on bundled media with mock GPIO, print a summary, and leave the local central server
+    up for a browser (dashboard, tracing, declarations) until interrupted."""
     from kiosk.demo.runner import run_demo
 
+    def until_interrupted() -> None:
+        with stop_on_signals() as stop:
+            while not stop.wait(1.0):  # a timeout, so the signal handler gets its turn on every platform
+                pass
+
     setup_logging("WARNING")
-    sys.exit(run_demo(Path(state_dir) if state_dir else None, speed=speed))
+    wait = None if no_wait else until_interrupted
+    sys.exit(run_demo(Path(state_dir) if state_dir else None, speed=speed, wait=wait))
 
 
 def fail(message: str) -> NoReturn:

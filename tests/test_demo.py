@@ -31,3 +31,34 @@ def test_demo_runs_the_whole_loop_on_the_bundled_film(tmp_path: Path):
             assert secret not in text
             for path in tmp_path.iterdir():
                 assert secret.encode() not in path.read_bytes(), (secret, path.name)
+
+
+def test_the_demo_leaves_the_centre_up_with_its_passages_on_the_dashboard_and_traceable(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from web_helpers import Staff
+
+    out = io.StringIO()
+    seen: dict[str, object] = {}
+
+    def browse() -> None:  # what a newcomer does in the browser while the demo waits
+        tour = re.search(r"stays up at (\S+)/ until Ctrl-C; sign in as demo / (\S+)", out.getvalue())
+        assert tour is not None
+        person = re.search(r"e\.g\. ID number (\d{12})", out.getvalue())
+        assert person is not None
+        staff = Staff(SimpleNamespace(url=tour.group(1)))  # type: ignore[arg-type]
+        staff.session.cookies.clear()
+        page = staff.get("/login")
+        from web_helpers import csrf_of
+
+        form = {"username": "demo", "password": tour.group(2), "csrf": csrf_of(page.text)}
+        assert staff.post("/login", form).status_code == 303
+        seen["dashboard"] = staff.get("/dashboard?unit=660").text
+        traced = staff.form_post("/trace", "/trace", {"identity_number": person.group(1), "reason": "demo"})
+        seen["trace"] = traced.text
+
+    assert run_demo(tmp_path, speed=4, out=out, wait=browse) == 0
+    scans = re.search(r'data-figure="scans_today">(\d+)<', str(seen["dashboard"]))
+    assert scans is not None and int(scans.group(1)) >= 12  # the gate's passages, counted by the centre
+    assert 'data-figure="coverage">33,3 %' in str(seen["dashboard"])  # 1 of the city's 3 venues has a kiosk
+    assert "DEMO-GATE-01" in str(seen["trace"]) and "Cổng nhà máy (demo)" in str(seen["trace"])

@@ -22,12 +22,14 @@ from central.timeutil import utcnow
 class LocalCentral:
     """`with LocalCentral(dir, secret) as central:` a real central server at `central.url` until the block ends."""
 
-    def __init__(self, directory: Path, secret: bytes, *, tls: tuple[Path, Path] | None = None) -> None:
+    def __init__(
+        self, directory: Path, secret: bytes, *, tls: tuple[Path, Path] | None = None, port: int | None = None
+    ) -> None:
         self.engine = connect(f"sqlite:///{directory / 'central.db'}")
-        pass_key = load_pass_key(directory / "central.pass-key")  # the declaration form's passes
+        pass_key = load_pass_key(directory / "central.pass-key", announce=False)  # the declaration form's passes
         with self.engine.begin() as conn:
             publish(conn, pass_key, utcnow())
-        self.port = _free_port()
+        self.port = port if port is not None and _is_free(port) else _free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(self.engine, secret, pass_key=pass_key),
@@ -65,6 +67,16 @@ class LocalCentral:
     def events_held(self, device_id: str) -> int:
         with self.engine.begin() as conn:
             return int(conn.execute(select(func.count()).where(events.c.device_id == device_id)).scalar_one())
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _free_port() -> int:

@@ -8,11 +8,13 @@ demo's denylist, so the demo shows a refusal as well.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,6 +34,7 @@ MEDIA = Path(__file__).parent / "media"
 # Published, demo-only secret: subject keys made with it protect nothing. Never use it on a real gate.
 DEMO_SECRET = "de30" * 16
 DENIED_ID = "074083001122"  # the demo's denylisted (fictitious) person
+DEMO_PORT = 8080  # the central server's, when free (else any free port)
 
 
 def demo_config(state_dir: Path) -> KioskConfig:
@@ -49,30 +52,77 @@ def demo_config(state_dir: Path) -> KioskConfig:
     )
 
 
-def run_demo(state_dir: Path | None = None, *, speed: float = 1.0, out: TextIO = sys.stdout) -> int:
-    """Run the demo; returns the process exit code."""
+def run_demo(
+    state_dir: Path | None = None,
+    *,
+    speed: float = 1.0,
+    out: TextIO = sys.stdout,
+    wait: Callable[[], None] | None = None,
+) -> int:
+    """Run the demo; returns the process exit code. With `wait`, the central server stays up (for a browser)
+    until `wait` returns, e.g. on Ctrl-C."""
     temporary = state_dir is None
     state = Path(tempfile.mkdtemp(prefix="kiosk-demo-")) if state_dir is None else state_dir
     try:
-        return _run(state, speed, out)
+        return _run(state, speed, out, wait)
     finally:
         if temporary:
             shutil.rmtree(state, ignore_errors=True)
 
 
-def _run(state: Path, speed: float, out: TextIO) -> int:
+def _run(state: Path, speed: float, out: TextIO, wait: Callable[[], None] | None) -> int:
     config = demo_config(state)
     manifest = json.loads((MEDIA / "manifest.json").read_text(encoding="utf-8"))
-    with LocalCentral(state, bytes.fromhex(DEMO_SECRET)) as central:
-        code = central.venue_with_code(("67", "Tỉnh Đắk Nông"), ("DEMO-GATE-01", "Cổng nhà máy (demo)"), "factory")
+    with LocalCentral(state, bytes.fromhex(DEMO_SECRET), port=DEMO_PORT) as central:
+        code, password = _province(central)
         enrolment = enrol_device(config, central.url, code, None)
         out.write(f"central server at {central.url}; kiosk enrolled as device {enrolment.device_id}\n")
         kiosk, elapsed = _gate(config, manifest, speed, out)
         held = central.events_held(enrolment.device_id)
-    out.write(summary(kiosk, manifest, elapsed, state) + "\n")
-    recorded = _events(kiosk.config.database_path)
-    out.write(f"  centre      {held} of the kiosk's {recorded} events held by the central server\n")
+        out.write(summary(kiosk, manifest, elapsed, state) + "\n")
+        recorded = _events(kiosk.config.database_path)
+        out.write(f"  centre      {held} of the kiosk's {recorded} events held by the central server\n")
+        if wait is not None:
+            out.write(_tour(central.url, password, manifest))
+            out.flush()
+            wait()
     return 0 if held == recorded else 1
+
+
+def _province(central: LocalCentral) -> tuple[str, str]:
+    """The demo gate in a province of two districts, with four venues that have no kiosk yet (so coverage is
+    not 100 %), and a demo administrator; returns the gate's enrolment code and the administrator's password
+    (random, printed once)."""
+    from central.accounts import add_account
+    from central.admin import add_unit, add_venue, make_enroll_code
+    from central.timeutil import utcnow
+
+    now = utcnow()
+    password = secrets.token_urlsafe(9)
+    with central.engine.begin() as conn:
+        add_unit(conn, "67", "Tỉnh Đắk Nông", None, now)
+        add_unit(conn, "660", "Thành phố Gia Nghĩa", "67", now)
+        add_unit(conn, "661", "Huyện Đắk R'Lấp", "67", now)
+        for code, name, unit, category in [
+            ("DEMO-GATE-01", "Cổng nhà máy (demo)", "660", "factory"),
+            ("BV-DKT", "Bệnh viện Đa khoa tỉnh Đắk Nông", "660", "hospital"),
+            ("CHO-GN", "Chợ Gia Nghĩa", "660", "market"),
+            ("BX-KD", "Bến xe Kiến Đức", "661", "station"),
+            ("THPT-PCT", "Trường THPT Phạm Văn Đồng", "661", "school"),
+        ]:
+            add_venue(conn, code, name, unit, category, now)
+        add_account(conn, "demo", password, "administrator", now)
+        return make_enroll_code(conn, "DEMO-GATE-01", now), password
+
+
+def _tour(url: str, password: str, manifest: dict[str, Any]) -> str:
+    someone = manifest["presentations"][0]["payload"].split("|")[0]  # a fictitious person of the film
+    return (
+        f"\nthe central server stays up at {url}/ until Ctrl-C; sign in as demo / {password}\n"
+        f"  dashboard   {url}/dashboard        the demo gate's passages, by unit\n"
+        f"  tracing     {url}/trace            e.g. ID number {someone}, a person in the film\n"
+        f"  declaration {url}/declare          a health declaration and its QR pass\n"
+    )
 
 
 def _gate(config: KioskConfig, manifest: dict[str, Any], speed: float, out: TextIO) -> tuple[Kiosk, float]:
