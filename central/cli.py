@@ -310,6 +310,22 @@ def trust_list_command(ctx: click.Context) -> None:
         click.echo(json.dumps(trust_list(conn, utcnow()), indent=1))
 
 
+@cli.group()
+def rollup() -> None:
+    """The per-venue daily counts the dashboard reads."""
+
+
+@rollup.command("rebuild")
+@click.pass_context
+def rollup_rebuild(ctx: click.Context) -> None:
+    """Recount every venue's scans per local day from the events held (after a restore, or a time zone change)."""
+    from central.rollup import rebuild
+
+    with transaction(ctx) as conn:
+        counted = rebuild(conn)
+    click.echo(f"{counted} events counted into the daily rollup")
+
+
 @cli.command()
 @click.option("--output", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
 def openapi(output: str | None) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select
 
 from central.errors import CentralError
 from central.ingest import claim_ids
+from central.rollup import add_scans
 from central.schema import events, venues
 from central.timeutil import aware
 from kiosk.isotime import parse_iso
@@ -38,7 +39,8 @@ def export_events(conn: Connection, venue: str | None = None) -> Iterator[dict[s
 def import_events(conn: Connection, lines: Iterable[str], now: datetime) -> tuple[int, int]:
     """Insert the events of JSON Lines not held yet; returns (read, added). Idempotent."""
     venue_ids = {code: vid for vid, code in conn.execute(select(venues.c.id, venues.c.code))}
-    read = added = 0
+    read = 0
+    new: list[dict[str, Any]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -46,8 +48,9 @@ def import_events(conn: Connection, lines: Iterable[str], now: datetime) -> tupl
         row = _row(line, number, venue_ids, now)
         if claim_ids(conn, [row["event_id"]], now.date()):
             conn.execute(events.insert().values(row))
-            added += 1
-    return read, added
+            new.append(row)
+    add_scans(conn, new)  # the dashboard's rollup counts them too, once
+    return read, len(new)
 
 
 def _row(line: str, number: int, venue_ids: dict[str, int], now: datetime) -> dict[str, Any]:

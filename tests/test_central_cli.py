@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from central.db import connect
 from central.devices import Device, enroll
 from central.ingest import ingest
 from central.models import DeviceTime, EventIn
-from central.schema import devices, events, units
+from central.schema import devices, events, units, venue_days
 from kiosk.credentials import SubjectKeyer, read_credential
 from kiosk.isotime import parse_iso
 
@@ -185,6 +185,13 @@ def test_events_import_is_idempotent_and_round_trips(central: Run, engine: Engin
     assert central("events", "import", str(path)).stdout == "2 events read, 0 added, 2 held already\n"
     with engine.connect() as conn:
         assert len(conn.execute(select(events.c.event_id)).all()) == 2
+        days = conn.execute(select(venue_days.c.day, venue_days.c.scans, venue_days.c.accepted)).all()
+    assert [tuple(d) for d in days] == [(date(2025, 11, 26), 2, 1)]  # counted once for the dashboard, local day
+    with engine.begin() as conn:
+        conn.execute(venue_days.delete())
+    assert central("rollup", "rebuild").stdout == "2 events counted into the daily rollup\n"
+    with engine.connect() as conn:
+        assert conn.execute(select(venue_days.c.scans)).scalar_one() == 2
     exported = lines(central("events", "export", "--format", "jsonl").stdout)
     assert [{k: e[k] for k in REQUIRED} for e in exported] == [
         imported[0],
