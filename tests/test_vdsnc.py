@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
+from hypothesis import example as hypothesis_example
 from hypothesis import strategies as st
 
 from kiosk.credentials.base import CredentialError, Health, Identity, Kind
@@ -470,6 +471,7 @@ def test_mutated_real_seal(edits: list[tuple[int, int, str]]):
 @given(
     st.binary(max_size=2000) | st.lists(st.tuples(st.integers(0, len(REAL_CER) - 1), st.integers(0, 255)), max_size=6)
 )
+@hypothesis_example([(40, 0), (43, 7)])  # found by this test: an issuer name holding an ObjectDescriptor
 def test_any_signer_certificate(cer: bytes | list[tuple[int, int]]):
     if isinstance(cer, list):
         der = bytearray(REAL_CER)

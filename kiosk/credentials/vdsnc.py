@@ -51,8 +51,9 @@ _CERTIFICATE_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha512": hashes.SHA512,
 }
 # What a hostile DER structure can make asn1crypto or cryptography raise while it is read or used (several of
-# cryptography's certificate errors are not ValueErrors).
-_DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+# cryptography's certificate errors are not ValueErrors; asn1crypto parses lazily, and an issuer name holding an
+# ObjectDescriptor raises AttributeError from `.native`, as the fuzz test found).
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError)
 _X509_ERRORS = (UnsupportedAlgorithm, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 _CERTIFICATE_ERRORS = (*_DECODE_ERRORS, *_X509_ERRORS)
 _BASE64URL = re.compile(r"[A-Za-z0-9_\-+/]*={0,2}")
