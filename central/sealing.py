@@ -1,14 +1,14 @@
-"""Sealing a declaration's contact phone to the health service's public key: an anonymous sealed box.
+"""Sealing a declaration's contact phone to the health service's public key: HPKE (RFC 9180), base mode.
 
-    sealed = ephemeral X25519 public key (32) || nonce (12) || ChaCha20-Poly1305 ciphertext and tag
+    suite  = DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305   (cryptography's hpke.Suite)
+    sealed = enc (the ephemeral X25519 public key, 32 bytes) || ciphertext and tag (16 bytes more than the text)
+    info   = the context (for a phone, "declaration-contact:<declaration id>")
 
-    key = HKDF-SHA256(X25519(ephemeral, recipient), salt = none,
-                      info = "kiosk-central sealed box v1" || context || ephemeral public || recipient public)
-
-The centre holds only the public key (settings "contact_public_key"), so neither the centre nor a dump of its
-database can open what it sealed; the health service keeps the private key in a file of its own. The context
-(for a phone, the declaration's id) is both in the key derivation and the AEAD's associated data: a sealed
-phone copied onto another declaration's row does not open there.
+This is a standard anonymous "sealed box": the sender needs only the recipient's public key, and every seal uses
+a fresh ephemeral key. The centre holds only the public key (settings "contact_public_key"), so neither the
+centre nor a dump of its database can open what it sealed; the health service keeps the private key in a file of
+its own. The context goes into HPKE's key schedule as `info`: a sealed phone copied onto another declaration's
+row does not open there.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ import stat
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -36,10 +34,9 @@ from central.errors import CentralError
 log = logging.getLogger(__name__)
 
 KEY_BYTES = 32
-NONCE_BYTES = 12
 TAG_BYTES = 16
-OVERHEAD = KEY_BYTES + NONCE_BYTES + TAG_BYTES
-_LABEL = b"kiosk-central sealed box v1\x00"
+OVERHEAD = KEY_BYTES + TAG_BYTES  # enc, then the AEAD's tag after the ciphertext
+SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
 
 
 class SealError(CentralError):
@@ -48,33 +45,17 @@ class SealError(CentralError):
 
 def seal(plaintext: bytes, recipient: X25519PublicKey, context: bytes) -> bytes:
     """`plaintext` readable only with the private key of `recipient`, and only under the same `context`."""
-    ephemeral = X25519PrivateKey.generate()
-    ephemeral_public = raw_public(ephemeral.public_key())
-    key = _derive(ephemeral.exchange(recipient), context, ephemeral_public, raw_public(recipient))
-    nonce = os.urandom(NONCE_BYTES)
-    return ephemeral_public + nonce + ChaCha20Poly1305(key).encrypt(nonce, plaintext, context)
+    return SUITE.encrypt(plaintext, recipient, info=context)
 
 
 def open_sealed(sealed: bytes, private_key: X25519PrivateKey, context: bytes) -> bytes:
     """The plaintext of `sealed`; SealError if it was not sealed to this key under this context, or was altered."""
     if len(sealed) < OVERHEAD:
         raise SealError(f"a sealed box has at least {OVERHEAD} bytes, this one {len(sealed)}")
-    ephemeral_public, nonce = sealed[:KEY_BYTES], sealed[KEY_BYTES : KEY_BYTES + NONCE_BYTES]
-    ciphertext = sealed[KEY_BYTES + NONCE_BYTES :]
     try:
-        shared = private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
-    except ValueError:  # a low-order point gives an all-zero secret, which cryptography refuses
-        raise SealError("the sealed box's ephemeral key is not usable") from None
-    key = _derive(shared, context, ephemeral_public, raw_public(private_key.public_key()))
-    try:
-        return ChaCha20Poly1305(key).decrypt(nonce, ciphertext, context)
-    except InvalidTag:
+        return SUITE.decrypt(sealed, private_key, info=context)
+    except InvalidTag:  # also what a low-order ephemeral key gives
         raise SealError("the sealed box does not open: another key, another declaration, or altered") from None
-
-
-def _derive(shared: bytes, context: bytes, ephemeral_public: bytes, recipient_public: bytes) -> bytes:
-    info = _LABEL + context + b"\x00" + ephemeral_public + recipient_public
-    return HKDF(hashes.SHA256(), KEY_BYTES, salt=None, info=info).derive(shared)
 
 
 def raw_public(key: X25519PublicKey) -> bytes:
