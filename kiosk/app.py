@@ -27,6 +27,7 @@ from kiosk.outputs import build_outputs
 from kiosk.secrets import load_or_create_secret
 from kiosk.statuspage import StatusPage, StatusPageError, chain_observers
 from kiosk.store import EventStore
+from kiosk.store.retention import Retention
 from kiosk.sync.client import CentralClient
 from kiosk.sync.configsync import load_policy_overrides
 from kiosk.sync.identity import Enrolment, load_enrolment, load_key
@@ -204,4 +205,5 @@ def build_sync(config: KioskConfig, enrolment: Enrolment, clock: Clock, kiosk: K
         alarm=kiosk.feedback.fault,
         timers=SyncTimers(sync.poll_s, sync.heartbeat_s, sync.config_s),
         batch=sync.batch,
+        retention=Retention(config.database_path, config.store.retention_days),
     )

@@ -142,6 +142,9 @@ class StatusPageConfig(Section):
 
 class StoreConfig(Section):
     file: str = Field("events.db", pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$", description="Database file in state_dir.")
+    retention_days: int = Field(
+        14, ge=1, le=3650, description="Delete events the centre holds once older than this many days."
+    )
 
 
 class LogConfig(Section):

@@ -18,6 +18,8 @@ from typing import Any
 from kiosk.clock import Clock
 from kiosk.logs import Throttle
 from kiosk.store import EventStore
+from kiosk.store.retention import EVERY_S as RETENTION_EVERY_S
+from kiosk.store.retention import Retention
 from kiosk.sync.backoff import Backoff
 from kiosk.sync.client import CentralClient, Refused, Retryable, Revoked
 from kiosk.sync.configsync import apply_config, confirm_lists, load_etag, merge_status, save_etag, status_version
@@ -59,6 +61,7 @@ class SyncWorker:
         timers: SyncTimers | None = None,
         backoff: Backoff | None = None,
         batch: int = BATCH,
+        retention: Retention | None = None,
     ) -> None:
         self.database = database
         self.state_dir = state_dir
@@ -70,6 +73,7 @@ class SyncWorker:
         self.timers = timers or SyncTimers()
         self.backoff = backoff or Backoff()
         self.batch = batch
+        self.retention = retention  # sent events past store.retention_days, deleted once an hour
         self.stats = SyncStats()
         self._retry_after: float | None = None
         self._not_before = 0.0  # monotonic: no upload before this (backoff, Retry-After)
@@ -94,7 +98,7 @@ class SyncWorker:
     def _run(self) -> None:
         store = EventStore(self.database)
         try:
-            due = {"heartbeat": 0.0, "config": 0.0}
+            due = {"heartbeat": 0.0, "config": 0.0, "retention": 0.0}
             while not self._stop.is_set():
                 try:
                     wait = self._round(store, due)
@@ -115,6 +119,9 @@ class SyncWorker:
             due["config"] = now + (self.timers.config_s if self.pull_config() else self._retry_wait())
         if now >= due["heartbeat"]:
             due["heartbeat"] = now + (self.timers.heartbeat_s if self.send_heartbeat(store) else self._retry_wait())
+        if self.retention is not None and now >= due["retention"]:
+            due["retention"] = now + RETENTION_EVERY_S
+            self.retention.purge(self.clock.wall(), clock_synced=self.clock.synchronised())
         outcome = self.upload_once(store)
         if outcome in ("sent", "quarantined"):
             return 0.0  # more may be waiting: go on at once (a refused batch is set aside, not a reason to stop)
