@@ -28,6 +28,7 @@ from kiosk.secrets import load_or_create_secret
 from kiosk.statuspage import StatusPage, StatusPageError, chain_observers
 from kiosk.store import EventStore
 from kiosk.store.retention import Retention
+from kiosk.store.salvage import Recovery, open_store
 from kiosk.sync.client import CentralClient
 from kiosk.sync.configsync import load_policy_overrides
 from kiosk.sync.identity import Enrolment, load_enrolment, load_key
@@ -51,6 +52,7 @@ class Kiosk:
     sync: SyncWorker | None = None
     status_page: StatusPage | None = None
     started: float = field(default_factory=time.monotonic)
+    store_recovery: Recovery | None = None  # a damaged database found at start, set aside and salvaged
 
     def start(self) -> None:
         self.grabber.start()
@@ -103,10 +105,20 @@ class Kiosk:
             "decisions": snapshot["decisions"],
             "decision_ms": snapshot["decision_ms"],
             "disk_free_mb": shutil.disk_usage(self.config.state_dir).free // 2**20,
+            "store": self.store_state(),
             "clock_synced": self.clock.synchronised(),
             "version": __version__,
             "boot_id": self.clock.boot_id,
             "uptime_s": round(uptime),
+        }
+
+    def store_state(self) -> dict[str, Any]:
+        """The store's faults for the heartbeat and status page: not recording now (and why), commits failed
+        since start, a damaged database set aside at start. No personal data: SQLite's words and counts."""
+        return {
+            "fault": self.loop.store_fault,
+            "errors": self.metrics.store_errors,
+            "recovered": None if self.store_recovery is None else self.store_recovery.summary(),
         }
 
 
@@ -155,7 +167,9 @@ def assemble(
         feedback = outputs = build_outputs(config, commands)
     trust = load_trust(config.trust_list_path, config.policy.trust_list_warn_h)
     status = load_status(config.status_list_path)
-    store = EventStore(config.database_path)  # last: nothing after it can fail and leave it open
+    store, recovery = open_store(config.database_path)  # last: nothing after it can fail and leave it open
+    if recovery is not None:
+        feedback.fault("store-damaged")  # the technician must see it: the damaged file waits to be copied off
     metrics = LoopMetrics()
     debounce = config.debounce
     loop = ScanLoop(
@@ -181,7 +195,7 @@ def assemble(
     loop.review_timeout_s = config.feedback.gpio.review_timeout_s
     if outputs is not None and outputs.screen is not None:
         loop.on_frame = outputs.screen.frame
-    kiosk = Kiosk(config, grabber, loop, store, feedback, clock, metrics)
+    kiosk = Kiosk(config, grabber, loop, store, feedback, clock, metrics, store_recovery=recovery)
     if config.status_page.enabled:
         kiosk.status_page = StatusPage(config.status_page, kiosk)
         loop.on_frame = chain_observers(loop.on_frame, kiosk.status_page.tap)

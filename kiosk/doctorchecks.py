@@ -359,7 +359,19 @@ def check_database(ctx: DoctorContext) -> CheckResult:
         return fail(f"{path}: cannot be read: {exc}", fix)
     if not good:
         return fail(f"{path}: PRAGMA integrity_check found damage", fix)
-    return ok(f"{path}: {path.stat().st_size / 2**20:.1f} MB, integrity_check ok")
+    sound = ok(f"{path}: {path.stat().st_size / 2**20:.1f} MB, integrity_check ok")
+    aside = sorted(p.name for p in path.parent.glob(f"{path.name}.corrupt-*") if not p.name.endswith(("-wal", "-shm")))
+    return combine([sound, _set_aside(path, aside)]) if aside else sound
+
+
+def _set_aside(path: Path, aside: list[str]) -> CheckResult:
+    """Damaged databases the kiosk moved aside at start (kiosk/store/salvage.py): kept until a person acts."""
+    return warn(
+        f"a damaged database was set aside at start ({', '.join(aside)}); its readable unsent events were "
+        "salvaged into the new one",
+        f"copy {path.parent}/{aside[-1]}* off the kiosk for analysis (unsalvaged events may be recovered with "
+        f"`sqlite3 FILE .recover`), then delete them there",
+    )
 
 
 def check_clock(ctx: DoctorContext) -> CheckResult:

@@ -110,6 +110,7 @@ class ScanLoop:
         self.commands: queue.SimpleQueue[Command] = queue.SimpleQueue()  # button presses, from gpiozero's thread
         self.review_timeout_s = 30.0
         self._review: tuple[Event, float] | None = None  # the last REVIEW, for the guard's button
+        self.store_fault: str | None = None  # why the last commit failed, until one succeeds (for the heartbeat)
 
     def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
         """Process frames until `stop` is set, or (with `until_end`) the replay is exhausted.
@@ -195,8 +196,10 @@ class ScanLoop:
         except StoreError as exc:
             self.metrics.store_errors += 1
             self._throttle.error("store", "decision not recorded, gate kept shut: %s", exc)
+            self.store_fault = str(exc)
             self.feedback.fault("store")
             return _NOT_RECORDED
+        self.store_fault = None  # recording again (space came back): the heartbeat says so by itself
         self.feedback.signal(stored)
         self.after_commit()
         return stored

@@ -54,6 +54,8 @@ class KioskView(Protocol):
     @property
     def started(self) -> float: ...
 
+    def store_state(self) -> dict[str, Any]: ...
+
 
 @dataclass(frozen=True)
 class StoreFacts:
@@ -109,6 +111,7 @@ def gather_status(kiosk: KioskView, fps: float, last_frame_at: float | None) -> 
             "unsent": facts.unsent,
             "oldest_unsent_age_s": _round(facts.oldest_unsent_age_s),
             "quarantined": facts.quarantined,
+            **kiosk.store_state(),  # fault (not recording now, why), errors, recovered (a damaged file set aside)
         },
         "sync": sync_state(kiosk),
         "clock": {"synchronised": kiosk.clock.synchronised(), "now": iso(wall)},

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from kiosk.store.schema import migrations
 _COLUMNS = [f.name for f in dataclasses.fields(Event)]
 # The column names come from the Event dataclass, never from input.
 _INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)})"  # noqa: S608
+_KEPT = ("sent_at", "quarantined_at", "quarantine_reason")  # kept apart from the Event: the upload state
 _NEXT_SEQ = """
     INSERT INTO boot_sequence (boot_id, last_seq) VALUES (?, 1)
     ON CONFLICT (boot_id) DO UPDATE SET last_seq = last_seq + 1
@@ -82,17 +84,21 @@ class EventStore:
 
     def unsent(self, limit: int = 500) -> list[Event]:
         """The oldest events not yet acknowledged by the server (and not quarantined), in device order."""
-        rows = self._db.query(
-            f"SELECT {', '.join(_COLUMNS)} FROM events WHERE sent_at IS NULL AND quarantined_at IS NULL"  # noqa: S608
-            " ORDER BY rowid LIMIT ?",  # the columns are the Event fields, fixed above
-            [limit],
-        )
-        return [Event(**{**row, "clock_synced": bool(row["clock_synced"])}) for row in rows]
+        with self._failing("cannot read the upload queue"):
+            rows = self._db.query(
+                f"SELECT {', '.join(_COLUMNS)} FROM events WHERE sent_at IS NULL AND quarantined_at IS NULL"  # noqa: S608
+                " ORDER BY rowid LIMIT ?",  # the columns are the Event fields, fixed above
+                [limit],
+            )
+            return [Event(**{**row, "clock_synced": bool(row["clock_synced"])}) for row in rows]
 
     def mark_sent(self, event_ids: Iterable[str], at: float) -> int:
         """Mark events the server has acknowledged; returns how many were newly marked."""
         ids = list(event_ids)
-        with self._db.atomic():
+        with (
+            self._failing("acknowledged events not marked sent (they go again; the server holds them once)"),
+            self._db.atomic(),
+        ):
             cursor = self._db.conn.executemany(
                 "UPDATE events SET sent_at = ? WHERE event_id = ? AND sent_at IS NULL", [(at, i) for i in ids]
             )
@@ -100,7 +106,7 @@ class EventStore:
 
     def quarantine(self, event_ids: Iterable[str], at: float, reason: str) -> int:
         """Set events aside that the server refused as malformed: kept, not sent again until released."""
-        with self._db.atomic():
+        with self._failing("refused events not set aside"), self._db.atomic():
             cursor = self._db.conn.executemany(
                 "UPDATE events SET quarantined_at = ?, quarantine_reason = ? WHERE event_id = ? AND sent_at IS NULL",
                 [(at, reason[:200], i) for i in event_ids],
@@ -130,12 +136,39 @@ class EventStore:
         ).fetchone()
         return None if row is None else (row[0], row[1])
 
+    def restore(self, rows: Iterable[dict[str, Any]], last_seq: dict[str, int]) -> int:
+        """Take in events salvaged from a damaged database, with their ids, sequence numbers and upload state,
+        and each boot's last sequence number; in one transaction. Returns how many were taken in."""
+        columns = [*_COLUMNS, *_KEPT]
+        insert = (  # the column names are the Event fields and _KEPT, never input
+            f"INSERT OR IGNORE INTO events ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"  # noqa: S608
+        )
+        with self._failing("salvaged events not taken in"), self._db.atomic():
+            taken = 0
+            for row in rows:
+                values = {c: row.get(c) for c in columns} | {"clock_synced": int(bool(row["clock_synced"]))}
+                taken += self._db.execute(insert, values).rowcount
+            self._db.conn.executemany(
+                "INSERT INTO boot_sequence (boot_id, last_seq) VALUES (?, ?)"
+                " ON CONFLICT (boot_id) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)",
+                list(last_seq.items()),
+            )
+        return taken
+
     def integrity_ok(self) -> bool:
         """PRAGMA integrity_check says ok."""
         return [tuple(r) for r in self._db.execute("PRAGMA integrity_check").fetchall()] == [("ok",)]
 
     def close(self) -> None:
         self._db.close()
+
+    @contextmanager
+    def _failing(self, what: str) -> Iterator[None]:
+        """SQLite's errors as a StoreError that says which file and what was not done."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {what}: {_explain(exc)}") from exc
 
 
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
