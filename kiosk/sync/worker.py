@@ -174,7 +174,14 @@ class SyncWorker:
         except Revoked as exc:
             self._revoked(exc)
             return False
-        confirmed = at is not None and confirm_lists(self.state_dir, at)
+        except OSError as exc:  # a full disk: the last good lists stay; the heartbeat and uploads still go
+            self._throttle.error("config-write", "config not written, the last good copy is kept: %s", exc)
+            return False
+        try:
+            confirmed = at is not None and confirm_lists(self.state_dir, at)
+        except OSError as exc:
+            self._throttle.error("config-write", "list ages not confirmed on disk: %s", exc)
+            confirmed = False
         if changed:
             self.stats.config_updates += 1
         if changed or confirmed:
