@@ -78,7 +78,16 @@ def _redacted(url: str) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="Processes (PostgreSQL only).")
-@click.option("--retention-days", type=click.IntRange(1, 3650), help="Remove events received longer ago than this.")
+@click.option(
+    "--retention-days",
+    type=click.IntRange(1, 3650),
+    help="Remove events received, and declarations expired, longer ago than this (default: keep; PRIVACY.md).",
+)
+@click.option(
+    "--audit-retention-days",
+    type=click.IntRange(1, 36500),
+    help="Remove audit-log entries older than this; at least --retention-days (default: keep).",
+)
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate: serve HTTPS.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert.")
 @click.pass_context
@@ -88,6 +97,7 @@ def serve(
     port: int,
     workers: int,
     retention_days: int | None,
+    audit_retention_days: int | None,
     tls_cert: str | None,
     tls_key: str | None,
 ) -> None:
@@ -96,8 +106,11 @@ def serve(
 
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("give both --tls-cert and --tls-key, or neither")
+    if audit_retention_days and audit_retention_days < (retention_days or 36500):
+        raise click.UsageError("--audit-retention-days needs --retention-days, and at least as many days")
     engine_of(ctx)  # migrate once, before any worker starts
-    run(ctx.obj["url"], ctx.obj["secret"], Listen(host, port, workers, tls_cert, tls_key), retention_days)
+    listen = Listen(host, port, workers, tls_cert, tls_key)
+    run(ctx.obj["url"], ctx.obj["secret"], listen, retention_days, audit_retention_days)
 
 
 @cli.command()

@@ -21,8 +21,8 @@ from central.timeutil import utcnow
 def app_from_env() -> FastAPI:
     """The app of one worker: database and secret from $KIOSK_CENTRAL_DB and $KIOSK_CENTRAL_SECRET_FILE."""
     engine = connect(resolve_url(None))
-    retention = os.environ.get("KIOSK_CENTRAL_RETENTION_DAYS")
-    Maintenance(engine, int(retention) if retention else None).start()
+    retention, audit = (os.environ.get(f"KIOSK_CENTRAL_{name}_DAYS") for name in ("RETENTION", "AUDIT_RETENTION"))
+    Maintenance(engine, int(retention) if retention else None, audit_days=int(audit) if audit else None).start()
     # Session cookies are sent over HTTPS only when the server or its proxy speaks TLS.
     secure = bool(os.environ.get("KIOSK_CENTRAL_SECURE_COOKIES"))
     secret = secret_path(None)
@@ -39,7 +39,9 @@ class Listen:
     tls_key: str | None = None
 
 
-def run(url: str, secret: Path, listen: Listen, retention_days: int | None = None) -> None:
+def run(
+    url: str, secret: Path, listen: Listen, retention_days: int | None = None, audit_days: int | None = None
+) -> None:
     load_secret(secret)  # made now, once, not by racing workers
     pass_key_file = pass_key_path(None, secret)
     key = load_pass_key(pass_key_file)  # likewise; and kiosks learn its public half from the trust list
@@ -52,6 +54,8 @@ def run(url: str, secret: Path, listen: Listen, retention_days: int | None = Non
     os.environ["KIOSK_CENTRAL_SECRET_FILE"] = str(secret)
     if retention_days:
         os.environ["KIOSK_CENTRAL_RETENTION_DAYS"] = str(retention_days)
+    if audit_days:
+        os.environ["KIOSK_CENTRAL_AUDIT_RETENTION_DAYS"] = str(audit_days)
     if listen.tls_cert:
         os.environ["KIOSK_CENTRAL_SECURE_COOKIES"] = "1"
     uvicorn.run(

@@ -313,3 +313,15 @@ def test_dead_sessions_login_failures_and_device_credentials_are_removed(engine:
         assert set(conn.execute(select(auth_tokens.c.token_hash)).scalars()) == {"live"}
     assert count(engine, login_failures) == 1
     assert (removed.sessions, removed.login_failures, removed.device_auth) == (2, 1, 2)
+
+
+def test_audit_retention_shorter_than_event_retention_is_refused(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from central.cli import cli
+
+    db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    refused = CliRunner().invoke(cli, [*db, "serve", "--retention-days", "30", "--audit-retention-days", "10"])
+    assert refused.exit_code == 2 and "--audit-retention-days" in refused.output
+    alone = CliRunner().invoke(cli, [*db, "serve", "--audit-retention-days", "400"])
+    assert alone.exit_code == 2 and "needs --retention-days" in alone.output
