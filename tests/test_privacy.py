@@ -230,6 +230,10 @@ def test_no_identity_on_disk_or_on_the_wire_and_the_phone_sealed(db_url: str, tm
     if dump:
         assert person.encode() in dump
         leaks["postgresql tables"] = found(dump, needles)
+    print(
+        f"\nsearched {len(needles)} forms of the person's data in {len(kiosk_files) + len(centre_files)} files,"
+        f" {len(wire)} requests{' and the PostgreSQL tables' if dump else ''}: {sum(map(len, leaks.values()))} found"
+    )
     assert {where: what for where, what in leaks.items() if what} == {}
 
     # The phone: sealed to the authority's key, and nothing on the centre opens it.
