@@ -36,16 +36,22 @@ from central.models import (
     UploadRequest,
 )
 from central.passkeys import PassKey
+from central.ratelimit import BodyLimit, RateLimiter, TooManyRequests
 from central.rollup import mark_heard
 from central.schema import devices
 from central.timeutil import utcnow
 from central.web import add_web
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a batch of 500 events is about 200 KiB of JSON
+MAX_OTHER_BYTES = 64 * 1024  # enrolment, authentication, heartbeat: a few hundred bytes each
 
 
 class PayloadTooLarge(CentralError):
     status = 413
+
+
+class UnsupportedMediaType(CentralError):
+    status = 415
 
 
 def create_app(
@@ -55,19 +61,23 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
     pass_key: PassKey | None = None,
     secure_cookies: bool = False,
+    rate_limits: RateLimiter | None = None,
 ) -> FastAPI:
+    """The app; `rate_limits` None means none (embedded uses: tests, the demo), `serve` passes the configured ones."""
     app = FastAPI(title="kiosk-central", version=__version__, summary="Gate kiosks sync here (docs/sync-protocol.md)")
-    deps = _Deps(engine, clock)
+    deps = _Deps(engine, clock, rate_limits or RateLimiter.unlimited())
 
     @app.exception_handler(CentralError)
     async def refused(_: Request, exc: CentralError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
 
     @app.get("/healthz")
     def health(conn: Annotated[Connection, Depends(deps.transaction, scope="function")]) -> dict[str, Any]:
         conn.exec_driver_sql("SELECT 1")
         return {"ok": True, "version": __version__, "database": engine.dialect.name}
 
+    app.add_middleware(BodyLimit, limit_for=_body_limit)
     _enrolment_routes(app, deps, secret)
     _sync_routes(app, deps)
     add_web(app, engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies)
@@ -77,9 +87,10 @@ def create_app(
 class _Deps:
     """What the routes share: one transaction per request, and the device a bearer token belongs to."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime], limits: RateLimiter) -> None:
         self.engine = engine
         self.clock = clock
+        self.limits = limits
         # SQLite takes one writer at a time, and its busy handler (sleep, retry) can keep a writer waiting for
         # seconds behind later ones: uploads queue on this lock instead. PostgreSQL writes concurrently.
         sqlite = engine.dialect.name == "sqlite"
@@ -96,22 +107,33 @@ class _Deps:
             raise Unauthenticated("missing bearer token: authenticate at /api/v1/auth/token")
         return authenticate(conn, authorization.removeprefix("Bearer ").strip(), self.clock())
 
+    def admitted_device(self, conn: Connection, authorization: str | None) -> Device:
+        """The token's device, counted against its rate limit (once per request: call this once)."""
+        device = self.device(conn, authorization)
+        self.limits.admit_device(device.id)
+        return device
+
+    def from_address(self, request: Request) -> None:
+        """Counts an enrolment or authentication call against its address's limit, before the body is read."""
+        self.limits.admit_address(request.client.host if request.client else "unknown")
+
 
 def _enrolment_routes(app: FastAPI, deps: _Deps, secret: bytes) -> None:
     Tx = Annotated[Connection, Depends(deps.transaction, scope="function")]
+    limited = [Depends(deps.from_address)]
 
-    @app.post("/api/v1/enroll", status_code=201)
+    @app.post("/api/v1/enroll", status_code=201, dependencies=limited)
     def enroll_device(body: EnrollRequest, conn: Tx) -> dict[str, Any]:
         now = deps.clock()
         enrolled = enroll(conn, body.code, body.public_key, body.name, now)
         config, _ = config_document(conn, enrolled.id, enrolled.venue_id, now)
         return {"device_id": enrolled.id, "venue": enrolled.venue, "subject_key_secret": secret.hex(), "config": config}
 
-    @app.post("/api/v1/auth/challenge")
+    @app.post("/api/v1/auth/challenge", dependencies=limited)
     def auth_challenge(body: ChallengeRequest, conn: Tx) -> dict[str, Any]:
         return {"nonce": challenge(conn, body.device_id, deps.clock()), "expires_in": 60}
 
-    @app.post("/api/v1/auth/token")
+    @app.post("/api/v1/auth/token", dependencies=limited)
     def auth_token(body: TokenRequest, conn: Tx) -> dict[str, Any]:
         token = issue_token(conn, body.device_id, body.nonce, body.signature, deps.clock())
         return {"token": token, "expires_in": int(TOKEN_TTL.total_seconds())}
@@ -121,7 +143,7 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
     Tx = Annotated[Connection, Depends(deps.transaction, scope="function")]
 
     def sender(conn: Tx, authorization: Annotated[str | None, Header()] = None) -> Device:
-        return deps.device(conn, authorization)
+        return deps.admitted_device(conn, authorization)
 
     @app.post(
         "/api/v1/events",
@@ -130,13 +152,15 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
     )
     async def upload(request: Request) -> UploadAnswer:
         authorization = request.headers.get("authorization")
-        await run_in_threadpool(check_token, authorization)  # nothing is inflated or parsed for a stranger
+        # nothing is inflated or parsed for a stranger, nor for a device over its limit
+        await run_in_threadpool(check_token, authorization)
+        _check_json(request.headers.get("content-type"))
         body = _upload_body(await request.body(), request.headers.get("content-encoding", ""))
         return await run_in_threadpool(store_upload, authorization, body)
 
     def check_token(authorization: str | None) -> None:
         with deps.engine.begin() as conn:
-            deps.device(conn, authorization)
+            deps.admitted_device(conn, authorization)
 
     def store_upload(authorization: str | None, body: UploadRequest) -> UploadAnswer:
         with deps.writer, deps.engine.begin() as conn:
@@ -172,6 +196,20 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
         )
         mark_heard(conn, device.venue_id, now)
         return Response(status_code=204)
+
+
+def _body_limit(path: str) -> int | None:
+    """The largest body the API reads at `path` (the staff pages set their own); an upload's may be gzip of
+    incompressible bytes, a little larger than what it inflates to."""
+    if path == "/api/v1/events":
+        return MAX_UPLOAD_BYTES + 64 * 1024
+    return MAX_OTHER_BYTES if path.startswith("/api/") else None
+
+
+def _check_json(content_type: str | None) -> None:
+    """None is read as JSON, as FastAPI does for the other routes; any other media type is refused."""
+    if content_type is not None and content_type.split(";")[0].strip().lower() != "application/json":
+        raise UnsupportedMediaType(f"Content-Type {content_type[:60]!r}: the events are sent as application/json")
 
 
 def _upload_body(raw: bytes, encoding: str) -> UploadRequest:

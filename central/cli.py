@@ -24,6 +24,7 @@ from central.clideclare import contact_key, declaration_settings, pass_key
 from central.clitrace import dwell, trace_command
 from central.db import connect, resolve_url
 from central.errors import CentralError
+from central.ratelimit import ADDRESS_ENV, ADDRESS_LIMIT, DEVICE_ENV, DEVICE_LIMIT, parse_limit
 from central.secret import load_secret, secret_path
 from central.timeutil import utcnow
 
@@ -74,6 +75,16 @@ def _redacted(url: str) -> str:
     return redact_url(url)
 
 
+def _limit(_: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    """A request limit option, checked here so that a typo stops `serve` at once, not each worker."""
+    if value is not None:
+        try:
+            parse_limit(value, f"--{parameter.name}".replace("_", "-"))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc).split(": ", 1)[1]) from None
+    return value
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
@@ -90,6 +101,17 @@ def _redacted(url: str) -> str:
 )
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate: serve HTTPS.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert.")
+@click.option(
+    "--device-limit",
+    callback=_limit,
+    help="Requests per device: RATE/s,BURST or RATE/min,BURST, or off "
+    f"(default: ${DEVICE_ENV}, else {DEVICE_LIMIT}). Per process: --workers N allows N times as many.",
+)
+@click.option(
+    "--address-limit",
+    callback=_limit,
+    help=f"Enrolment and authentication requests per client address (default: ${ADDRESS_ENV}, else {ADDRESS_LIMIT}).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -100,6 +122,8 @@ def serve(
     audit_retention_days: int | None,
     tls_cert: str | None,
     tls_key: str | None,
+    device_limit: str | None,
+    address_limit: str | None,
 ) -> None:
     """Serve the API until interrupted (HTTPS with --tls-cert and --tls-key, or behind a TLS proxy)."""
     from central.server import Listen, run
@@ -109,7 +133,7 @@ def serve(
     if audit_retention_days and audit_retention_days < (retention_days or 36500):
         raise click.UsageError("--audit-retention-days needs --retention-days, and at least as many days")
     engine_of(ctx)  # migrate once, before any worker starts
-    listen = Listen(host, port, workers, tls_cert, tls_key)
+    listen = Listen(host, port, workers, tls_cert, tls_key, device_limit, address_limit)
     run(ctx.obj["url"], ctx.obj["secret"], listen, retention_days, audit_retention_days)
 
 

@@ -14,12 +14,14 @@ from central.db import connect, resolve_url
 from central.maintenance import Maintenance
 from central.passkeys import ENV as PASS_KEY_ENV
 from central.passkeys import load_pass_key, pass_key_path, publish
+from central.ratelimit import ADDRESS_ENV, DEVICE_ENV, limiter_from_env
 from central.secret import load_secret, secret_path
 from central.timeutil import utcnow
 
 
 def app_from_env() -> FastAPI:
-    """The app of one worker: database and secret from $KIOSK_CENTRAL_DB and $KIOSK_CENTRAL_SECRET_FILE."""
+    """The app of one worker: database and secret from $KIOSK_CENTRAL_DB and $KIOSK_CENTRAL_SECRET_FILE, request
+    limits from $KIOSK_CENTRAL_DEVICE_LIMIT and $KIOSK_CENTRAL_ADDRESS_LIMIT (central/ratelimit.py)."""
     engine = connect(resolve_url(None))
     retention, audit = (os.environ.get(f"KIOSK_CENTRAL_{name}_DAYS") for name in ("RETENTION", "AUDIT_RETENTION"))
     Maintenance(engine, int(retention) if retention else None, audit_days=int(audit) if audit else None).start()
@@ -27,7 +29,8 @@ def app_from_env() -> FastAPI:
     secure = bool(os.environ.get("KIOSK_CENTRAL_SECURE_COOKIES"))
     secret = secret_path(None)
     pass_key = load_pass_key(pass_key_path(None, secret))
-    return create_app(engine, load_secret(secret), pass_key=pass_key, secure_cookies=secure)
+    limits = limiter_from_env(os.environ)
+    return create_app(engine, load_secret(secret), pass_key=pass_key, secure_cookies=secure, rate_limits=limits)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class Listen:
     workers: int = 1
     tls_cert: str | None = None  # PEM certificate (chain) and key: serve HTTPS directly, without a proxy
     tls_key: str | None = None
+    device_limit: str | None = None  # "10/s,600", "off"; None: $KIOSK_CENTRAL_DEVICE_LIMIT, else the default
+    address_limit: str | None = None
 
 
 def run(
@@ -58,6 +63,9 @@ def run(
         os.environ["KIOSK_CENTRAL_AUDIT_RETENTION_DAYS"] = str(audit_days)
     if listen.tls_cert:
         os.environ["KIOSK_CENTRAL_SECURE_COOKIES"] = "1"
+    for variable, limit in ((DEVICE_ENV, listen.device_limit), (ADDRESS_ENV, listen.address_limit)):
+        if limit is not None:
+            os.environ[variable] = limit
     uvicorn.run(
         "central.server:app_from_env",
         factory=True,
