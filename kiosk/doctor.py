@@ -4,7 +4,7 @@ The checks run one after another, each in its own thread with a time limit, so a
 never answers is reported as "did not finish" and the doctor still ends: within the sum of the limits at worst.
 A check that raises is reported as failed; no check can stop the others. The checks of the machine (camera,
 decoders, GPIO, audio, disk, database, clock) are in kiosk/doctorchecks.py; the kiosk's own state (enrolment,
-device key, server, lists, backlog) is checked here.
+device key, subject-key secret, server, lists, backlog) is checked here.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import requests
 
 from kiosk.app import with_central_policy
 from kiosk.config import DEFAULT_CONFIG_PATH, DEFAULT_STATE_DIR
+from kiosk.credentials.subject import MIN_SECRET_BYTES
 from kiosk.credentials.trust import TrustListError, TrustStore
 from kiosk.doctorchecks import (
     CheckResult,
@@ -100,7 +101,7 @@ def check_enrolment(ctx: DoctorContext) -> CheckResult:
 
 
 def check_device_key(ctx: DoctorContext) -> CheckResult:
-    """device.key: present once enrolled, 32 bytes, and readable by its owner only (checked offline too)."""
+    """device.key: present once enrolled, 32 bytes, private to the kiosk's user (checked offline too)."""
     path = ctx.config.state_dir / KEY_FILE
     if not path.exists():
         if (ctx.config.state_dir / ENROLMENT_FILE).exists():
@@ -108,12 +109,60 @@ def check_device_key(ctx: DoctorContext) -> CheckResult:
                 f"{path}: missing, yet the kiosk is enrolled", kiosk_command(ctx, "enroll --server URL --code CODE")
             )
         return skip("no device key yet (kiosk enroll makes it)")
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return fail(f"{path}: mode {mode:04o}: group or others can read the device's private key", f"chmod 600 {path}")
+    private = private_file(path, ctx.config.state_dir, "the device's private key")
+    if private.status != "ok":
+        return private
     if path.stat().st_size != 32:
         return fail(f"{path}: not a 32-byte Ed25519 key", f"mv {path} {path}.broken and enrol again")
-    return ok(f"{path}: mode {mode:04o}")
+    return private
+
+
+def check_subject_key(ctx: DoctorContext) -> CheckResult:
+    """The subject-key secret: private to the kiosk's user, and usable (hex, long enough); checked offline too."""
+    path = ctx.config.secret_path
+    if not path.exists():
+        return skip(f"{path}: no subject-key secret yet (enrolment brings it, or the kiosk makes one at start)")
+    private = private_file(path, ctx.config.state_dir, "the secret that turns ID numbers into subject keys")
+    if private.status != "ok":
+        return private
+    try:
+        text = path.read_text(encoding="ascii").strip()
+        length = len(bytes.fromhex(text))
+    except (UnicodeDecodeError, ValueError):
+        length = 0
+    if length < MIN_SECRET_BYTES:
+        return fail(
+            f"{path}: not {2 * MIN_SECRET_BYTES} or more hex digits: the kiosk will not start",
+            f"mv {path} {path}.broken; {kiosk_command(ctx, 'enroll --server URL --code CODE')} (brings the secret)",
+        )
+    return private
+
+
+def private_file(path: Path, state_dir: Path, what: str) -> CheckResult:
+    """`path` readable by its owner only, and owned by the kiosk's user. That user is the owner of the state
+    directory (systemd's StateDirectory= gives it to the service's User=), so the doctor may run as root."""
+    info = path.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    problems, fixes = [], []
+    owner = state_dir.stat().st_uid if state_dir.is_dir() else info.st_uid
+    if info.st_uid != owner:
+        problems.append(f"owned by {_user_name(info.st_uid)}, not by {_user_name(owner)} who owns {state_dir}")
+        fixes.append(f"sudo chown {_user_name(owner)}: {path}")
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        problems.append(f"mode {mode:04o}: group or others can read {what}")
+        fixes.append(f"chmod 600 {path}")
+    if problems:
+        return fail(f"{path}: {'; '.join(problems)}", "; ".join(fixes))
+    return ok(f"{path}: mode {mode:04o}, owner {_user_name(info.st_uid)}")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return str(uid)
 
 
 def check_server(ctx: DoctorContext) -> CheckResult:
@@ -259,6 +308,7 @@ CHECKS: tuple[Check, ...] = (
     Check("clock", check_clock, 5),
     Check("enrolment", check_enrolment, 5),
     Check("device-key", check_device_key, 5),
+    Check("subject-key", check_subject_key, 5),
     Check("server", check_server, 20, "the server accepts connections but does not answer: its log, and any proxy"),
     Check("trust-list", check_trust_list, 10),
     Check("status-list", check_status_list, 10),

@@ -40,6 +40,7 @@ from kiosk.doctor import (
     check_enrolment,
     check_server,
     check_status_list,
+    check_subject_key,
     check_trust_list,
     run_check,
     run_doctor,
@@ -397,6 +398,51 @@ def test_device_key_readable_by_others_fails_with_chmod_even_offline(tmp_path: P
     assert_problem(result, "fail", detail="mode 0644", fix=f"chmod 600 {key}")
     key.chmod(0o600)
     assert check_device_key(context(config, offline=True)).status == "ok"
+
+
+def write_secret(path: Path, mode: int, text: str = "ab" * 32) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n", encoding="ascii")
+    path.chmod(mode)
+    return path
+
+
+def test_subject_key_secret_readable_by_group_fails_with_chmod_even_offline(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    assert check_subject_key(context(config, offline=True)).status == "skip"  # not made yet
+    secret = write_secret(config.secret_path, 0o640)
+    result = check_subject_key(context(config, offline=True))
+    assert_problem(result, "fail", detail="mode 0640: group or others can read", fix=f"chmod 600 {secret}")
+    secret.chmod(0o600)
+    assert check_subject_key(context(config, offline=True)).status == "ok"
+
+
+def test_subject_key_secret_that_is_not_hex_fails(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    secret = write_secret(config.secret_path, 0o600, "not a secret")
+    assert_problem(check_subject_key(context(config)), "fail", detail="hex digits", fix=f"mv {secret} {secret}.broken")
+
+
+def test_key_and_secret_owned_by_another_user_fail_with_chown(tmp_path: Path) -> None:
+    """Owned by another user than the kiosk's (the state directory's owner): given to nobody when the tests run as
+    root; otherwise the state directory is root's "/" and only the secret, kept elsewhere, can be tried."""
+    import pwd
+
+    secret = write_secret(tmp_path / "elsewhere" / "subject-key.secret", 0o600)
+    files = {check_subject_key: secret}
+    if os.geteuid() == 0:
+        state = tmp_path / "state"
+        files[check_device_key] = write_key(state, 0o600)
+        for path in files.values():
+            os.chown(path, 65534, 65534)
+    else:
+        state = Path("/")
+    config = KioskConfig.model_validate({"state_dir": str(state), "identity": {"secret_file": str(secret)}})
+    owner = pwd.getpwuid(state.stat().st_uid).pw_name
+    for check, path in files.items():
+        result = check(context(config))
+        assert_problem(result, "fail", detail=f"not by {owner} who owns {state}", fix=f"sudo chown {owner}: {path}")
+        assert "chmod" not in (result.fix or "")
 
 
 def test_not_enrolled_warns_with_the_enrol_command(tmp_path: Path) -> None:
