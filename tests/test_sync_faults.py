@@ -343,12 +343,10 @@ def test_expired_token_is_renewed_once_and_the_upload_goes_through(gate: Gate) -
         wait_until(drained(gate), 10, "drained")
     gate.assert_exactly_once()
     after = [(r.path, r.upstream) for r in gate.proxy.records()[before:]]
-    assert after == [
-        (UPLOADS, 401),
-        ("/api/v1/auth/challenge", 200),
-        ("/api/v1/auth/token", 200),
-        (UPLOADS, 200),
-    ]
+    assert after[:3] == [(UPLOADS, 401), ("/api/v1/auth/challenge", 200), ("/api/v1/auth/token", 200)]
+    # The ten events go up in one upload, or in more when the worker woke while they were still being recorded
+    # (a loaded machine): each with the new token, none refused again.
+    assert after[3:] and all(r == (UPLOADS, 200) for r in after[3:]), after
     assert worker.stats.failures == 0
 
 
