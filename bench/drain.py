@@ -5,13 +5,24 @@ sync thread starts against `kiosk-central serve` on loopback (SQLite, or Postgre
 frame loop keeps deciding on a replay of distinct codes, and its frame-to-feedback latency is measured. The
 baseline is the same replay with no sync running, in the same run.
 
-    .venv/bin/python bench/drain.py [--events 100000] [--db URL] [--json]
+With --outage-s S, the kiosk talks to the centre through tests/faultproxy.py, and the three days end as they
+would: the gate runs S seconds with the centre unreachable (every connection reset) while its sync thread fails
+and backs off, then the network comes back. Reported besides: the loop's latency while offline, the time from
+the network's return to the first upload the centre took (the kiosk's backoff, capped at 300 s, decides it),
+and the largest number of events in one upload (bounded batches). The three days themselves are not waited
+through: the kiosk's own Backoff is run on a simulated clock for three days of failed attempts, which gives how
+often a kiosk knocks while the centre is down and the longest it can take to notice the centre is back.
+
+    .venv/bin/python bench/drain.py [--events 100000] [--db URL] [--outage-s 60] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -37,10 +48,14 @@ from kiosk.config import KioskConfig  # noqa: E402
 from kiosk.events import Event  # noqa: E402
 from kiosk.ids import uuid7  # noqa: E402
 from kiosk.store import EventStore  # noqa: E402
+from kiosk.sync.backoff import Backoff  # noqa: E402
 from kiosk.sync.enrol import enrol_device  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from latency import frames_for  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from faultproxy import FaultPlan, FaultProxy, reset_before  # noqa: E402
 
 
 def backlog(store: EventStore, count: int) -> None:
@@ -99,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--db", help="central database URL (default: SQLite in a temporary directory)")
+    parser.add_argument("--outage-s", type=float, default=0, help="run this long with the centre unreachable first")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
@@ -108,15 +124,20 @@ def main() -> None:
         for i, frame in enumerate(frames_for(60, 4, np.random.default_rng(2))):
             cv2.imwrite(str(folder / f"{i:05d}.png"), frame)
         base = {"camera": {"realtime": True}, "decode": {"decoders": ["zxing", "pyzbar"]}, "log": {"level": "WARNING"}}
+        base["status_page"] = {"enabled": False}  # not measured here, and its port may be taken
         baseline = run_gate(KioskConfig.model_validate({**base, "state_dir": str(work / "baseline")}), folder, None)
         server, url, code = serve(args.db or f"sqlite:///{work / 'central.db'}", work)
         try:
-            result = drain(work, base, folder, url, code, args.events)
+            if args.outage_s:
+                result = outage(work, base, folder, url, code, args.events, args.outage_s)
+            else:
+                result = drain(work, base, folder, url, code, args.events)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
     database = "postgresql" if args.db else "sqlite"
-    summary = {"benchmark": "drain", "machine": machine(), "events": args.events, "central_db": database}
+    name = "outage" if args.outage_s else "drain"
+    summary = {"benchmark": name, "machine": machine(), "events": args.events, "central_db": database}
     emit({**summary, "loop_without_sync_ms": pct(baseline), **result}, args.json)
 
 
@@ -137,6 +158,56 @@ def drain(work: Path, base: dict[str, Any], folder: Path, url: str, code: str, c
         "events_per_s": round(count / seconds),
         "loop_during_drain_ms": pct(latencies),
     }
+
+
+def outage(
+    work: Path, base: dict[str, Any], folder: Path, url: str, code: str, count: int, offline_s: float
+) -> dict[str, Any]:
+    """`drain`, after `offline_s` seconds of gate work with the centre unreachable."""
+    config = KioskConfig.model_validate({**base, "state_dir": str(work / "kiosk"), "sync": {"poll_s": 0.2}})
+    with FaultProxy(url) as proxy:
+        enrol_device(config, proxy.url, code, None)
+        store = EventStore(config.database_path)
+        backlog(store, count)
+        store.close()
+        proxy.plan = FaultPlan(odds={reset_before(): 1.0}, paths=("/",))  # the centre is unreachable
+        back = threading.Event()
+        threading.Timer(offline_s, back.set).start()
+        offline = run_gate(config, folder, back)
+        recorded = EventStore(config.database_path, read_only=True)
+        backlog_at_return = recorded.status(0).unsent
+        recorded.close()
+        proxy.plan = FaultPlan()  # the network is back
+        returned = time.monotonic()
+        drained = threading.Event()
+        threading.Thread(target=_watch, args=(config.database_path, drained), daemon=True).start()
+        draining = run_gate(config, folder, drained)
+        seconds = time.monotonic() - returned
+        uploads = proxy.records("/api/v1/events")
+        tried = sum(r.received < returned for r in proxy.records())
+    taken = [r for r in uploads if r.upstream == 200]
+    sizes = [len(json.loads(gzip.decompress(r.body))["events"]) for r in taken]
+    return {
+        "three_days_simulated": three_days_of_backoff(),
+        "offline_s": offline_s,
+        "requests_while_offline": tried,
+        "loop_offline_ms": pct(offline),
+        "backlog_at_return": backlog_at_return,
+        "return_to_first_upload_s": round(min(r.received for r in taken) - returned, 1),
+        "drain_s": round(seconds, 1),
+        "uploads": len(taken),
+        "largest_upload_events": max(sizes),
+        "loop_during_drain_ms": pct(draining),
+    }
+
+
+def three_days_of_backoff() -> dict[str, float]:
+    """The kiosk's Backoff through three days of failures on a simulated clock (seconds, no sleeping)."""
+    backoff, now, waits = Backoff(rng=random.Random(3)), 0.0, []
+    while now < 3 * 86400:
+        waits.append(backoff.delay())
+        now += waits[-1]
+    return {"attempts": len(waits), "longest_wait_s": round(max(waits), 1), "cap_s": backoff.cap_s}
 
 
 def _watch(database: Path, drained: threading.Event) -> None:
