@@ -42,6 +42,7 @@ from central.schema import devices
 from central.timeutil import utcnow
 from central.web import add_web
 
+MAX_VERSION = 2**63 - 1  # a database integer: a larger `since` was a server error (found by schemathesis)
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a batch of 500 events is about 200 KiB of JSON
 MAX_OTHER_BYTES = 64 * 1024  # enrolment, authentication, heartbeat: a few hundred bytes each
 
@@ -181,7 +182,7 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
 
     @app.get("/api/v1/status-list")
     def status_changes(
-        conn: Tx, device: Annotated[Device, Depends(sender)], since: Annotated[int, Query(ge=0)] = 0
+        conn: Tx, device: Annotated[Device, Depends(sender)], since: Annotated[int, Query(ge=0, le=MAX_VERSION)] = 0
     ) -> dict[str, Any]:
         """The status list whole (since=0) or its changes after the version the kiosk holds."""
         return status_list(conn, deps.clock(), since)

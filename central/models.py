@@ -22,7 +22,8 @@ Short = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: 0 is not false and "5" is not 5; a request that says it wrongly is refused (found by schemathesis)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class EnrollRequest(Body):
@@ -63,7 +64,7 @@ class EventIn(Body):
     decoder: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,16}$")]
     latency_ms: Annotated[Finite, Field(ge=0)]
     # What the kiosk keeps that the centre has no use for is allowed and ignored (device_id, venue, sent_at).
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
 class UploadRequest(Body):
@@ -77,7 +78,7 @@ class UploadAnswer(BaseModel):
 
 
 class Heartbeat(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     backlog: Annotated[int, Field(ge=0)]
     oldest_unsent_age_s: Finite | None = None
     quarantined: Annotated[int, Field(ge=0)] = 0

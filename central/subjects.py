@@ -85,12 +85,16 @@ def text_in_image(image: Path | bytes) -> str:
     return codes[0].text
 
 
+MAX_PIXELS = 25_000_000  # a phone's 12-megapixel photo is well inside; a 250 KB PNG can claim 256 megapixels
+
+
 def _grey(image: Path | bytes) -> Grey:
     import cv2
     import numpy as np
 
     from kiosk.camera.images import load_grey
 
+    _check_size(image)
     if isinstance(image, bytes):
         decoded = cv2.imdecode(np.frombuffer(image, dtype=np.uint8), cv2.IMREAD_GRAYSCALE) if image else None
         grey = None if decoded is None else cast("Grey", decoded)
@@ -99,6 +103,28 @@ def _grey(image: Path | bytes) -> Grey:
     if grey is None:
         raise SubjectError(f"{_name(image)} is not a readable image (PNG, JPEG, WebP, ...)")
     return grey
+
+
+def _check_size(image: Path | bytes) -> None:
+    """Refuse a picture from its header alone when it is larger than MAX_PIXELS: decoding a compressed bomb
+    (found by bench/fuzz.py: 16,000 x 16,000 blank pixels in a 250 KB PNG) took 13 s and 2.3 GB."""
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    too_large = f"more than {MAX_PIXELS // 1_000_000} megapixels: send a smaller picture (a QR code needs far fewer)"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(image) if isinstance(image, bytes) else image) as pil:
+                width, height = pil.size
+    except Image.DecompressionBombError:  # Pillow's own limit, far above ours
+        raise SubjectError(f"{_name(image)} is {too_large}") from None
+    except (OSError, UnidentifiedImageError, ValueError):
+        raise SubjectError(f"{_name(image)} is not a readable image (PNG, JPEG, WebP, ...)") from None
+    if width * height > MAX_PIXELS:
+        raise SubjectError(f"{_name(image)} is {width} x {height} pixels, {too_large}")
 
 
 def _decoders() -> list[Decoder]:
