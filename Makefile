@@ -25,8 +25,8 @@ unit: $(STAMP)
 	scripts/system-deps.sh chromium
 	url="$$(scripts/test-postgres.sh)" && KIOSK_TEST_PG_URL="$$url" $(BIN)/pytest -q
 
-# The figures of BENCHMARKS.md (about 65 minutes with reliability below: memory runs the kiosk for 10, and the tracing benchmark fills
-# PostgreSQL with 10 million events the first time). JSON in bench/out/.
+# The figures of BENCHMARKS.md (about 65 minutes, reliability included: memory runs the kiosk for 10, and the
+# tracing benchmark fills PostgreSQL with 10 million events the first time). JSON in bench/out/.
 bench: $(STAMP)
 	mkdir -p bench/out
 	$(BIN)/python bench/loop_cost.py --json > bench/out/loop_cost.json
