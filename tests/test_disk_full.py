@@ -3,7 +3,7 @@ needs root, as CI has) and, for an unprivileged run, SQLite's page-count limit.
 
 What must hold: a decision that cannot be recorded never opens the gate (fail-closed: there is no fail-open, the
 gate never opens without a record; a venue's fallback is the guard opening by hand); the fault shows (red LED
-blinking fast, a throttled log line without personal data, the heartbeat's store.fault and disk_free_mb);
+three slow blinks, a throttled log line without personal data, the heartbeat's store.fault and disk_free_mb);
 everything committed before is still there (integrity_check ok); recording resumes by itself once space is back,
 without a restart. The sync thread and the config writes fail cleanly on a full disk and keep the last good files.
 """

@@ -97,12 +97,13 @@ def test_close_releases_the_relay_mid_pulse(mock_factory):
     assert states(mock_factory, 17)[-1] == 0
 
 
-def test_fault_releases_the_relay_and_blinks_red(mock_factory):
+@pytest.mark.parametrize(("reason", "blinks"), [("camera", 10), ("loop", 10), ("store", 3), ("store-damaged", 3)])
+def test_fault_releases_the_relay_and_blinks_red(mock_factory, reason, blinks):
     feedback = GpioFeedback(PINS, pin_factory=mock_factory)
     feedback.signal(make_event(decision="ACCEPT"))
     time.sleep(0.05)
-    feedback.fault("store")
+    feedback.fault(reason)
     assert states(mock_factory, 17)[-1] == 0
     wait_idle(feedback)
-    assert states(mock_factory, 27).count(1) == 10
+    assert states(mock_factory, 27).count(1) == blinks  # the store's faults are told apart from the camera's
     feedback.close()

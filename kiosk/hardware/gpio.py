@@ -7,7 +7,9 @@ Each decision has its own pattern, told apart by light and by ear:
   ACCEPT  green (RGB: green), one short beep (tonal: a rising pair), the gate opens for relay_hold_s
   DENY    red, three short beeps (tonal: one low tone), the gate is shut at once
   REVIEW  both lights (RGB: amber), two long beeps (tonal: two middle tones), the gate is shut
-  fault   red blinking, one long beep (tonal: a falling pair), the gate is shut
+  fault   red blinking, one long beep (tonal: a falling pair), the gate is shut. The blinking tells the
+          technician which: ten fast blinks for the camera or the loop, three slow ones when the event store cannot
+          record (a full disk) or was found damaged at start
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ TUNES: dict[str, list[tuple[str | None, float]]] = {
     "REVIEW": [("E5", 0.25), (None, 0.1), ("E5", 0.25)],
     "fault": [("G5", 0.3), ("C5", 0.6)],
 }
+# (on, off, count) of the red light: a store that cannot record is told apart from a camera that stopped.
+FAULT_BLINKS = {"store": (0.6, 0.3, 3), "store-damaged": (0.6, 0.3, 3)}
+FAST_BLINKS = (0.1, 0.1, 10)
 BEEPS = {"ACCEPT": (0.1, 0.1, 1), "DENY": (0.1, 0.1, 3), "REVIEW": (0.3, 0.2, 2), "fault": (1.0, 0.1, 1)}
 
 
@@ -87,10 +92,11 @@ class GpioFeedback:
     def fault(self, reason: str) -> None:
         if self.gate is not None:
             self.gate.shut()
+        on, off, count = FAULT_BLINKS.get(reason, FAST_BLINKS)
         if self.rgb is not None:
-            self.rgb.blink(on_time=0.1, off_time=0.1, on_color=RED, n=10)
+            self.rgb.blink(on_time=on, off_time=off, on_color=RED, n=count)
         elif self.red is not None:
-            self.red.blink(on_time=0.1, off_time=0.1, n=10)
+            self.red.blink(on_time=on, off_time=off, n=count)
         self._sound("fault")
 
     def close(self) -> None:
