@@ -97,7 +97,7 @@ class Kiosk:
         snapshot = self.metrics.snapshot()
         return {
             "backlog": status.unsent,
-            "oldest_unsent_age_s": store.oldest_unsent_age(self.clock.wall()),
+            "oldest_unsent_age_s": store.oldest_unsent_age(self.clock),
             "quarantined": status.quarantined,
             "fps": round(self.metrics.frames / uptime, 2) if uptime > 0 else 0.0,
             "frames": self.metrics.frames,

@@ -278,11 +278,11 @@ def check_backlog(ctx: DoctorContext) -> CheckResult:
         store = EventStore(path, read_only=True)
         try:
             status = store.status(0)
+            age = store.oldest_unsent_age(ctx.clock)
         finally:
             store.close()
     except KioskError as exc:
         return fail(f"cannot read the events: {exc}", "see the database check")
-    age = None if status.oldest_unsent is None else max(0.0, ctx.clock.wall() - status.oldest_unsent)
     detail = f"{status.events} events, {status.unsent} not sent yet"
     detail += f", the oldest {age / 3600:.1f} h old" if age is not None else ""
     detail += f", {status.quarantined} quarantined (refused by the server)" if status.quarantined else ""

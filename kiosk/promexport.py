@@ -113,8 +113,7 @@ class KioskCollector:
 
     def _gauges(self) -> Iterator[Metric]:
         kiosk = self.kiosk
-        now = kiosk.clock.wall()
-        facts = read_store(kiosk.config.database_path, now, recent=0)
+        facts = read_store(kiosk.config.database_path, kiosk.clock, recent=0)
         yield GaugeMetricFamily("kiosk_backlog_events", "Events waiting for upload.", value=facts.unsent)
         oldest = facts.oldest_unsent_age_s or 0.0
         yield GaugeMetricFamily("kiosk_backlog_oldest_seconds", "Age of the oldest event waiting (0: none).", oldest)
@@ -130,6 +129,7 @@ class KioskCollector:
         yield GaugeMetricFamily("kiosk_disk_free_bytes", "Free space on the state directory's filesystem.", free)
         revoked = kiosk.sync is not None and kiosk.sync.stats.revoked
         yield GaugeMetricFamily("kiosk_sync_revoked", "1 when the server has revoked this device.", int(revoked))
+        now = kiosk.clock.wall()
         trust_age = list_age_s(kiosk.loop.verifier.trust.issued_at, now)
         if trust_age is not None:
             yield GaugeMetricFamily("kiosk_trust_list_age_seconds", "Age of the trust list.", value=trust_age)

@@ -68,14 +68,14 @@ class StoreFacts:
     recent: list[dict[str, Any]]
 
 
-def read_store(path: Path, now: float, recent: int = 10) -> StoreFacts:
+def read_store(path: Path, clock: Clock, recent: int = 10) -> StoreFacts:
     """Counts and the last `recent` decisions, from a read-only connection opened and closed in this thread."""
     store = EventStore(path, read_only=True)
     try:
         status = store.status(recent=recent)
+        age = store.oldest_unsent_age(clock)
     finally:
         store.close()
-    age = None if status.oldest_unsent is None else max(0.0, now - status.oldest_unsent)
     return StoreFacts(status.events, status.unsent, age, status.quarantined, status.recent)
 
 
@@ -87,7 +87,7 @@ def gather_status(kiosk: KioskView, fps: float, last_frame_at: float | None) -> 
     """Everything the page shows, as plain data (also /status.json); no subject key, name, ID or QR text."""
     copy = kiosk.metrics.copy()
     wall, mono = kiosk.clock.wall(), kiosk.clock.monotonic()
-    facts = read_store(kiosk.config.database_path, wall)
+    facts = read_store(kiosk.config.database_path, kiosk.clock)
     stats, device = kiosk.grabber.stats, kiosk.config.device
     return {
         "device": {"id": device.id, "venue": device.venue, "direction": device.direction, "version": __version__},

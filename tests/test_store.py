@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.clock import FakeClock
 from kiosk.errors import StoreError
 from kiosk.events import Event
 from kiosk.ids import uuid7
@@ -168,3 +169,25 @@ def test_no_committed_event_is_lost_when_the_writer_is_killed(tmp_path: Path):
     assert seqs == list(range(1, len(seqs) + 1))  # one boot id: no sequence number lost or reused
     store.close()
     assert len(reported) > 50, json.dumps({"reported": len(reported)})
+
+
+def test_the_backlogs_age_is_right_whatever_the_wall_clock_says(store: EventStore) -> None:
+    """A Pi without a real-time clock starts at 1970: the oldest waiting event's age must not read 56 years."""
+    clock = FakeClock(wall=0.0, synced=False, boot_id="boot-now")  # 1970, monotonic at 1000 s
+    assert store.oldest_unsent_age(clock) is None
+    store.record(make_event("boot-now", wall_time=clock.wall(), mono_time=clock.monotonic(), clock_synced=False))
+    clock.advance(90)
+    clock.set_wall(1_780_000_000.0, synced=True)  # NTP sets the clock
+    assert store.oldest_unsent_age(clock) == pytest.approx(90)
+    clock.set_wall(1_780_000_000.0 - 3600)  # and someone sets it back an hour
+    assert store.oldest_unsent_age(clock) == pytest.approx(90)
+
+
+def test_an_earlier_boots_backlog_is_aged_by_synchronised_wall_clocks_else_at_least_the_uptime(
+    store: EventStore,
+) -> None:
+    store.record(make_event("boot-before", wall_time=1_780_000_000.0, mono_time=50.0, clock_synced=True))
+    synced = FakeClock(wall=1_780_000_000.0 + 7200, synced=True, boot_id="boot-now")
+    assert store.oldest_unsent_age(synced) == pytest.approx(7200)
+    unsure = FakeClock(wall=0.0, synced=False, boot_id="boot-now")
+    assert store.oldest_unsent_age(unsure) == pytest.approx(unsure.monotonic())  # at least this boot's uptime

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from kiosk.clock import Clock
 from kiosk.errors import StoreError
 from kiosk.events import Event
 from kiosk.store.schema import migrations
@@ -121,11 +122,26 @@ class EventStore:
             )
         return cursor.rowcount
 
-    def oldest_unsent_age(self, now: float) -> float | None:
-        (oldest,) = self._db.execute(
-            "SELECT MIN(wall_time) FROM events WHERE sent_at IS NULL AND quarantined_at IS NULL"
+    def oldest_unsent_age(self, clock: Clock) -> float | None:
+        """Seconds since the oldest event waiting for upload was recorded; None if none waits.
+
+        An event of this boot is aged by the monotonic clock, right whatever the wall clock says (a Pi without a
+        real-time clock starts at 1970 or at its last shutdown). One of an earlier boot is aged by the wall clocks
+        when both were synchronised; otherwise its age is unknown, and this boot's uptime is what is sure: it is
+        at least that old.
+        """
+        row = self._db.execute(
+            "SELECT boot_id, mono_time, wall_time, clock_synced FROM events"
+            " WHERE sent_at IS NULL AND quarantined_at IS NULL ORDER BY rowid LIMIT 1"
         ).fetchone()
-        return None if oldest is None else max(0.0, now - oldest)
+        if row is None:
+            return None
+        boot_id, mono_time, wall_time, synced = row
+        if boot_id == clock.boot_id:
+            return max(0.0, clock.monotonic() - float(mono_time))
+        if synced and clock.synchronised():
+            return max(0.0, clock.wall() - float(wall_time))
+        return max(0.0, clock.monotonic())
 
     def last_accepted(self, subject_key: str, venue: str) -> tuple[str, float] | None:
         """(direction, wall time) of the subject's last accepted passage at `venue` recorded here."""
