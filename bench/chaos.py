@@ -77,6 +77,8 @@ fps = 60
 decoders = ["zxing"]
 [log]
 level = "INFO"
+[status_page]
+enabled = false
 [sync]
 batch = 5
 poll_s = 0.1

@@ -48,6 +48,7 @@ def config_for(tmp_path: Path, **decode: object) -> KioskConfig:
             "device": {"id": "gate-7", "venue": "BV-DAKNONG", "direction": "in"},
             "camera": {"realtime": False},
             "decode": {"decoders": ["zxing", "pyzbar"], **decode},
+            "status_page": {"enabled": False},  # not under test here, and its port may be taken on a busy machine
         }
     )
 
