@@ -163,7 +163,8 @@ def drain(work: Path, base: dict[str, Any], folder: Path, url: str, code: str, c
 def outage(
     work: Path, base: dict[str, Any], folder: Path, url: str, code: str, count: int, offline_s: float
 ) -> dict[str, Any]:
-    """`drain`, after `offline_s` seconds of gate work with the centre unreachable."""
+    """`drain`, after `offline_s` seconds of gate work with the centre unreachable: one kiosk all through, its
+    sync thread backing off while the centre is away and noticing by itself that it is back."""
     config = KioskConfig.model_validate({**base, "state_dir": str(work / "kiosk"), "sync": {"poll_s": 0.2}})
     with FaultProxy(url) as proxy:
         enrol_device(config, proxy.url, code, None)
@@ -171,34 +172,55 @@ def outage(
         backlog(store, count)
         store.close()
         proxy.plan = FaultPlan(odds={reset_before(): 1.0}, paths=("/",))  # the centre is unreachable
-        back = threading.Event()
-        threading.Timer(offline_s, back.set).start()
-        offline = run_gate(config, folder, back)
-        recorded = EventStore(config.database_path, read_only=True)
-        backlog_at_return = recorded.status(0).unsent
-        recorded.close()
-        proxy.plan = FaultPlan()  # the network is back
-        returned = time.monotonic()
-        drained = threading.Event()
-        threading.Thread(target=_watch, args=(config.database_path, drained), daemon=True).start()
-        draining = run_gate(config, folder, drained)
-        seconds = time.monotonic() - returned
+        kiosk = assemble(config, source=ImageFolderSource(folder, fps=15, loop=True))
+        stop, marks = threading.Event(), {}
+        script = threading.Thread(target=_outage_script, args=(kiosk, config, proxy, offline_s, stop, marks))
+        kiosk.start()
+        script.start()
+        try:
+            kiosk.run(stop)
+        finally:
+            stop.set()
+            kiosk.close()
+            script.join()
         uploads = proxy.records("/api/v1/events")
-        tried = sum(r.received < returned for r in proxy.records())
+        tried = sum(r.received < marks["returned"] for r in proxy.records())
+    latencies = list(kiosk.metrics.decision_ms)
     taken = [r for r in uploads if r.upstream == 200]
     sizes = [len(json.loads(gzip.decompress(r.body))["events"]) for r in taken]
     return {
         "three_days_simulated": three_days_of_backoff(),
         "offline_s": offline_s,
         "requests_while_offline": tried,
-        "loop_offline_ms": pct(offline),
-        "backlog_at_return": backlog_at_return,
-        "return_to_first_upload_s": round(min(r.received for r in taken) - returned, 1),
-        "drain_s": round(seconds, 1),
+        "loop_offline_ms": pct(latencies[: marks["decisions_offline"]]),
+        "backlog_at_return": marks["backlog_at_return"],
+        "return_to_first_upload_s": round(min(r.received for r in taken) - marks["returned"], 1),
+        "drain_s": round(marks["drained"] - marks["returned"], 1),
         "uploads": len(taken),
         "largest_upload_events": max(sizes),
-        "loop_during_drain_ms": pct(draining),
+        "loop_during_drain_ms": pct(latencies[marks["decisions_offline"] :]),
     }
+
+
+def _outage_script(
+    kiosk: Any, config: KioskConfig, proxy: FaultProxy, offline_s: float, stop: threading.Event, marks: dict[str, Any]
+) -> None:
+    """Offline for `offline_s`, then the network returns; stops the gate once its backlog is gone (or after 20
+    minutes: the backoff's cap is 5)."""
+    if stop.wait(offline_s):
+        return
+    marks["decisions_offline"] = len(kiosk.metrics.decision_ms)
+    reader = EventStore(config.database_path, read_only=True)
+    try:
+        marks["backlog_at_return"] = reader.status(0).unsent
+        proxy.plan = FaultPlan()  # the network is back
+        marks["returned"] = time.monotonic()
+        while reader.status(0).unsent > 0 and time.monotonic() - marks["returned"] < 1200 and not stop.is_set():
+            time.sleep(0.1)
+        marks["drained"] = time.monotonic()
+    finally:
+        reader.close()
+        stop.set()
 
 
 def three_days_of_backoff() -> dict[str, float]:
