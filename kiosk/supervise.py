@@ -6,13 +6,18 @@ feeding and systemd restarts the service (WatchdogSec in systemd/kiosk.service).
 
 from __future__ import annotations
 
+import logging
+import shutil
 import time
 from collections.abc import Callable
 from typing import Any
 
 from kiosk.notify import Notifier
 
+log = logging.getLogger(__name__)
 STATUS_EVERY_S = 10.0
+LOW_DISK_MB = 100  # a day of a busy gate is a few MB: this is days of warning before the store is full
+WARN_EVERY_S = 600.0
 
 
 class Supervisor:
@@ -22,6 +27,7 @@ class Supervisor:
         self._clock = clock
         self._last = clock()
         self._frames = 0
+        self._warned = float("-inf")
 
     def tick(self) -> None:
         self.notifier.watchdog()
@@ -37,7 +43,30 @@ class Supervisor:
         backlog = self.kiosk.loop.store.status(0).unsent  # the loop's own connection: tick runs on its thread
         clock = "clock synchronised" if self.kiosk.clock.synchronised() else "clock NOT synchronised"
         decisions = sum(metrics.decisions.values())
-        return f"{fps:.1f} fps, {decisions} decisions, backlog {backlog}, {self._sync(now)}, {clock}"
+        line = f"{fps:.1f} fps, {decisions} decisions, backlog {backlog}, {self._sync(now)}, {clock}"
+        return line + self._store(now)
+
+    def _store(self, now: float) -> str:
+        """A store that cannot record, or a disk filling up: said in the status line, and in the log every 10
+        minutes while it lasts (the heartbeat carries both to the centre)."""
+        fault = self.kiosk.loop.store_fault
+        if fault is not None:
+            return f", STORE NOT RECORDING, gate kept shut ({fault[-80:]})"
+        try:
+            free_mb = shutil.disk_usage(self.kiosk.config.state_dir).free // 2**20
+        except OSError:
+            return ""
+        if free_mb >= LOW_DISK_MB:
+            return ""
+        if now - self._warned >= WARN_EVERY_S:
+            self._warned = now
+            log.warning(
+                "only %d MB free for the event store in %s: the gate stays shut once it is full; free space"
+                " (old logs, `journalctl --vacuum-size`) or check that sync is uploading",
+                free_mb,
+                self.kiosk.config.state_dir,
+            )
+        return f", DISK LOW ({free_mb} MB free)"
 
     def _sync(self, now: float) -> str:
         sync = self.kiosk.sync

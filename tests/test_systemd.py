@@ -135,6 +135,39 @@ def test_status_line_for_systemctl_status(tmp_path: Path):
     assert status.startswith("STATUS=0.6 fps, 1 decisions, backlog 1, not enrolled, clock")
 
 
+def test_status_line_says_when_the_store_cannot_record_and_when_the_disk_is_low(tmp_path: Path, monkeypatch, caplog):
+    import shutil
+    from types import SimpleNamespace
+
+    from kiosk import supervise
+    from kiosk.metrics import LoopMetrics
+
+    store = SimpleNamespace(status=lambda _: SimpleNamespace(unsent=3))
+    loop = SimpleNamespace(store=store, store_fault=None)
+    kiosk = SimpleNamespace(
+        metrics=LoopMetrics(),
+        loop=loop,
+        clock=SimpleNamespace(synchronised=lambda: True),
+        sync=None,
+        config=SimpleNamespace(state_dir=tmp_path),
+    )
+    supervisor = supervise.Supervisor(Notifier({}), kiosk, clock=lambda: 0.0)
+    assert "DISK LOW" not in supervisor.status_line(10.0) and "STORE" not in supervisor.status_line(20.0)
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(supervise.shutil, "disk_usage", lambda _: usage._replace(free=40 * 2**20))
+    with caplog.at_level("WARNING", logger="kiosk.supervise"):
+        assert supervisor.status_line(30.0).endswith(", DISK LOW (40 MB free)")
+        supervisor.status_line(40.0)  # the log says it once per ten minutes, the status line every time
+        assert supervisor.status_line(50.0).endswith("DISK LOW (40 MB free)")
+    assert len(caplog.records) == 1 and "40 MB free" in caplog.records[0].getMessage()
+
+    loop.store_fault = "events.db: event not recorded: database or disk is full"
+    assert supervisor.status_line(60.0).endswith(
+        ", STORE NOT RECORDING, gate kept shut (events.db: event not recorded: database or disk is full)"
+    )
+
+
 class FreezesAfter:
     """A live camera that delivers the grabber's frames until `after` seconds, then nothing (frozen)."""
 
