@@ -167,7 +167,7 @@ def assemble(
         feedback = outputs = build_outputs(config, commands)
     trust = load_trust(config.trust_list_path, config.policy.trust_list_warn_h)
     status = load_status(config.status_list_path)
-    store, recovery = open_store(config.database_path)  # last: nothing after it can fail and leave it open
+    store, recovery = open_store(config.database_path, clock=clock)  # last: nothing after it can fail and leave it open
     if recovery is not None:
         feedback.fault("store-damaged")  # the technician must see it: the damaged file waits to be copied off
     metrics = LoopMetrics()

@@ -10,4 +10,12 @@ class SourceError(KioskError, RuntimeError):
 
 
 class StoreError(KioskError, RuntimeError):
-    """The event store could not commit (disk full, I/O error, corrupt file)."""
+    """The event store could not commit (disk full, I/O error, corrupt file).
+
+    `damaged` is True when SQLite said the file itself is damaged (corrupt, not a database): that does not mend
+    by waiting, unlike a full disk or a lock; the kiosk exits so that the next start sets the file aside.
+    """
+
+    def __init__(self, message: str, *, damaged: bool = False) -> None:
+        super().__init__(message)
+        self.damaged = damaged

@@ -115,8 +115,10 @@ class ScanLoop:
     def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
         """Process frames until `stop` is set, or (with `until_end`) the replay is exhausted.
 
-        Raises SourceError when a camera's capture thread has died, and KioskError when every frame fails:
-        the process then exits and systemd restarts it, rather than a gate that looks alive but reads nothing.
+        Raises SourceError when a camera's capture thread has died, StoreError (damaged) when SQLite says the
+        database file is damaged, and KioskError when every frame fails: the process then exits and systemd
+        restarts it (at start a damaged file is set aside and salvaged), rather than a gate that looks alive but
+        reads nothing or records nothing.
         """
         watch = _Watch(self.stall_s)
         while not stop.is_set():
@@ -133,17 +135,23 @@ class ScanLoop:
                     self.feedback.fault("camera")
                 continue
             watch.frame()
-            try:
-                self.process(frame)
-            except Exception:  # one bad frame must not stop the gate; the traceback holds no QR text
-                self.metrics.handler_errors += 1
-                self._throttle.error("frame", "frame %d failed", frame.index, exc_info=True)
-                if watch.failed():
-                    self.feedback.fault("loop")
-                    raise KioskError(f"{_MAX_FAILING} frames in a row failed; exiting to be restarted") from None
-            else:
-                watch.succeeded()
-                self.on_tick()
+            self._guarded(frame, watch)
+
+    def _guarded(self, frame: Frame, watch: _Watch) -> None:
+        """`process`, where one bad frame does not stop the gate (unless every frame fails, or the file is damaged)."""
+        try:
+            self.process(frame)
+        except Exception as exc:  # the traceback holds no QR text
+            if _fatal(exc):
+                raise
+            self.metrics.handler_errors += 1
+            self._throttle.error("frame", "frame %d failed", frame.index, exc_info=True)
+            if watch.failed():
+                self.feedback.fault("loop")
+                raise KioskError(f"{_MAX_FAILING} frames in a row failed; exiting to be restarted") from None
+        else:
+            watch.succeeded()
+            self.on_tick()
 
     def process(self, frame: Frame) -> list[Event]:
         """One frame through the pipeline; returns the events committed for it."""
@@ -162,7 +170,9 @@ class ScanLoop:
         for digest in self.debouncer.feed(self.clock.monotonic(), by_digest):
             try:
                 event = self._handle(by_digest[digest], frame)
-            except Exception:  # one person's code must not cost the others in the same frame their passage
+            except Exception as exc:  # one person's code must not cost the others in the same frame their passage
+                if _fatal(exc):
+                    raise
                 self.metrics.handler_errors += 1
                 self._throttle.error("handle", "handling a code failed", exc_info=True)
                 event = _NOT_RECORDED
@@ -197,6 +207,10 @@ class ScanLoop:
             self.metrics.store_errors += 1
             self._throttle.error("store", "decision not recorded, gate kept shut: %s", exc)
             self.store_fault = str(exc)
+            if exc.damaged:  # waiting mends a full disk or a lock, never a damaged file: exit, to be salvaged
+                log.error("the event database is damaged; exiting so that it is set aside at the next start")
+                self.feedback.fault("store-damaged")
+                raise
             self.feedback.fault("store")
             return _NOT_RECORDED
         self.store_fault = None  # recording again (space came back): the heartbeat says so by itself
@@ -259,6 +273,11 @@ class ScanLoop:
             decoder=decoder,
             latency_ms=0.0,
         )
+
+
+def _fatal(exc: Exception) -> bool:
+    """An error that must end the run instead of costing one frame or one passage."""
+    return isinstance(exc, StoreError) and exc.damaged
 
 
 class _Watch:

@@ -170,6 +170,34 @@ def test_when_the_commit_fails_the_gate_stays_shut_and_a_fault_is_shown(tmp_path
     ]
 
 
+class DamagedStore:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def record(self, event: Event) -> Event:
+        self.calls += 1
+        raise StoreError("events.db: event not recorded: database disk image is malformed", damaged=True)
+
+
+def test_a_damaged_database_ends_the_run_with_the_fault_and_the_gate_shut(tmp_path: Path, caplog):
+    """Waiting mends a full disk (above: the run goes on), never a damaged file: the run ends, systemd restarts
+    the kiosk, and the start sets the file aside (tests/test_corrupt_store.py)."""
+    config = config_for(tmp_path)
+    recorder = Recorder(config.database_path)
+    source = ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN, OTHER)), fps=None)
+    kiosk = assemble(config, source=source, feedback=recorder)
+    kiosk.loop.store = store = DamagedStore()
+    kiosk.start()
+    try:
+        with pytest.raises(StoreError, match="malformed") as caught:
+            kiosk.run(threading.Event(), until_end=True)
+    finally:
+        kiosk.close()
+    assert caught.value.damaged and store.calls == 1 and kiosk.metrics.handler_errors == 0
+    assert recorder.faults == ["store-damaged"] and recorder.signalled == []
+    assert "the event database is damaged" in caplog.text
+
+
 class FlakyStore:
     """Fails the first commit, then records (a lock held for a moment by another writer)."""
 

@@ -24,6 +24,7 @@ from kiosk.store.schema import migrations
 _COLUMNS = [f.name for f in dataclasses.fields(Event)]
 # The column names come from the Event dataclass, never from input.
 _INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)})"  # noqa: S608
+_DAMAGE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")  # and their extended forms (SQLITE_CORRUPT_INDEX, ...)
 _KEPT = ("sent_at", "quarantined_at", "quarantine_reason")  # kept apart from the Event: the upload state
 _NEXT_SEQ = """
     INSERT INTO boot_sequence (boot_id, last_seq) VALUES (?, 1)
@@ -53,7 +54,7 @@ class EventStore:
             if not read_only:
                 migrations.apply(self._db)
         except sqlite3.Error as exc:
-            raise StoreError(f"{path}: cannot open the event database: {exc}") from exc
+            raise StoreError(f"{path}: cannot open the event database: {exc}", damaged=is_damage(exc)) from exc
 
     def record(self, event: Event) -> Event:
         """Commit `event` durably, giving it the next sequence number of its boot; returns it as stored."""
@@ -63,7 +64,7 @@ class EventStore:
                 stored = dataclasses.replace(event, seq=seq)
                 self._db.execute(_INSERT, stored.as_row())
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: event not recorded: {_explain(exc)}") from exc
+            raise StoreError(f"{self.path}: event not recorded: {_explain(exc)}", damaged=is_damage(exc)) from exc
         return stored
 
     def status(self, recent: int = 10) -> StoreStatus:
@@ -81,7 +82,7 @@ class EventStore:
             )
             return StoreStatus(events, unsent, oldest, list(rows), quarantined)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot read status: {_explain(exc)}") from exc
+            raise StoreError(f"{self.path}: cannot read status: {_explain(exc)}", damaged=is_damage(exc)) from exc
 
     def unsent(self, limit: int = 500) -> list[Event]:
         """The oldest events not yet acknowledged by the server (and not quarantined), in device order."""
@@ -184,7 +185,7 @@ class EventStore:
         try:
             yield
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {what}: {_explain(exc)}") from exc
+            raise StoreError(f"{self.path}: {what}: {_explain(exc)}", damaged=is_damage(exc)) from exc
 
 
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
@@ -200,6 +201,12 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
     # a power cut; NORMAL would only protect the file's consistency, not the last transactions.
     conn.execute("PRAGMA synchronous=FULL")
     return conn
+
+
+def is_damage(exc: BaseException) -> bool:
+    """True for SQLite's errors that mean a damaged file (not a lock, a full disk or a permission)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(_DAMAGE_CODES)
 
 
 def _explain(exc: sqlite3.Error) -> str:

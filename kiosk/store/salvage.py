@@ -11,6 +11,12 @@ SQLite's own `.recover` belongs to its command-line shell, not to Python's modul
 The order of the steps keeps a power cut at any point from losing what was salvaged: the fresh store is built
 under a temporary name while the damaged file is still in place, and put in place only after the damaged file
 was moved away; a start that finds the temporary file but no database finishes the rename.
+
+A salvaged row joins the upload queue only if the centre would accept it (kiosk/eventrules.py): one garbled row
+would otherwise have the centre refuse, and the kiosk quarantine, its whole batch. No sequence number is given
+twice: each boot continues past the highest number any readable row or the sequence table shows, and the
+current boot, when the sequence table could not be read whole, past a bound that holds whatever was lost (see
+`_sequences`).
 """
 
 from __future__ import annotations
@@ -19,26 +25,23 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kiosk.clock import Clock, SystemClock
 from kiosk.errors import StoreError
-from kiosk.events import Event
-from kiosk.store.events import EventStore
+from kiosk.eventrules import MAX_SEQ, event_problem
+from kiosk.store.events import EventStore, is_damage
 
 log = logging.getLogger(__name__)
 
-_DAMAGE_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}  # and their extended forms (SQLITE_CORRUPT_INDEX, ...)
 _SIDE = ("-wal", "-shm", "-journal")
 _LAST_ROWID = 2**62
-_SEQ_GAP = 1000  # when the sequence table is unreadable, later numbers of a boot start this far past the last seen
-_EVENT_TYPES: dict[str, tuple[type, ...]] = {
-    f.name: (float, int) if f.type in ("float", "bool") else (int,) if f.type == "int" else (str,)
-    for f in fields(Event)
-}
-_EVENT_TYPES["subject_key"] = (str, type(None))
+_COMMITS_PER_S = 1_000_000  # more commits than this cannot happen: each is a transaction synced to the disk
+
+__all__ = ["Recovery", "RowReader", "find_damage", "is_damage", "open_store", "set_aside"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Recovery:
     moved_to: Path  # the damaged file, kept for a technician
     salvaged: int  # unsent events copied into the fresh store, with their ids and sequence numbers
     unreadable_regions: int  # stretches of the events table that could not be read (their rows are lost here)
+    garbled: int = 0  # unsent rows read but not of the form the centre accepts (not salvaged: lost here too)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -56,23 +60,31 @@ class Recovery:
             "moved_to": self.moved_to.name,
             "salvaged": self.salvaged,
             "unreadable_regions": self.unreadable_regions,
+            "garbled": self.garbled,
         }
 
 
-def open_store(path: Path, *, now: datetime | None = None) -> tuple[EventStore, Recovery | None]:
-    """The event store at `path`; a damaged file is first set aside and its readable unsent events salvaged."""
+def open_store(
+    path: Path, *, clock: Clock | None = None, now: datetime | None = None
+) -> tuple[EventStore, Recovery | None]:
+    """The event store at `path`; a damaged file is first set aside and its readable unsent events salvaged.
+
+    `clock` says which boot this is and how long it has run (the assembly hands in its own; the host's if none).
+    """
     _finish_interrupted(path)
     problem = find_damage(path)
     if problem is None:
         return EventStore(path), None
-    recovery = set_aside(path, problem, now or datetime.now(UTC))
+    recovery = set_aside(path, problem, now or datetime.now(UTC), clock or SystemClock())
     log.error(
-        "%s was damaged (%s): moved to %s, %d unsent events salvaged into a fresh database, %d unreadable regions",
+        "%s was damaged (%s): moved to %s, %d unsent events salvaged into a fresh database, %d unreadable regions,"
+        " %d garbled rows left out",
         path,
         recovery.problem,
         recovery.moved_to.name,
         recovery.salvaged,
         recovery.unreadable_regions,
+        recovery.garbled,
     )
     return EventStore(path), recovery
 
@@ -96,19 +108,13 @@ def find_damage(path: Path) -> str | None:
     return "quick_check: " + "; ".join(str(r[0]) for r in rows[:3])
 
 
-def is_damage(exc: BaseException) -> bool:
-    """True for SQLite's errors that mean a damaged file (not a lock, a full disk or a permission)."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    return name.startswith(tuple(_DAMAGE_CODES))
-
-
-def set_aside(path: Path, problem: str, now: datetime) -> Recovery:
+def set_aside(path: Path, problem: str, now: datetime, clock: Clock) -> Recovery:
     """Salvage `path`'s unsent events into a fresh store, move `path` aside, put the fresh store in its place."""
     fresh = _temporary(path)
     _remove_with_side_files(fresh)  # an earlier attempt cut short: the damaged file is still there, start over
     store = EventStore(fresh)
     try:
-        salvaged, regions = _salvage(path, store)
+        salvaged, regions, garbled = _salvage(path, store, clock)
     finally:
         store.close()  # the last connection: its WAL is checkpointed into the file and removed
     moved_to = path.with_name(f"{path.name}.corrupt-{now.strftime('%Y%m%dT%H%M%SZ')}")
@@ -119,27 +125,46 @@ def set_aside(path: Path, problem: str, now: datetime) -> Recovery:
             source.rename(_side(moved_to, suffix))
     fresh.rename(path)
     _sync_directory(path.parent)
-    return Recovery(problem, moved_to, salvaged, regions)
+    return Recovery(problem, moved_to, salvaged, regions, garbled)
 
 
-def _salvage(damaged: Path, store: EventStore) -> tuple[int, int]:
-    """Copy the readable unsent events and sequence numbers of `damaged` into `store`, in one transaction."""
+def _salvage(damaged: Path, store: EventStore, clock: Clock) -> tuple[int, int, int]:
+    """Copy the readable unsent events and sequence numbers of `damaged` into `store`, in one transaction.
+    Returns (events salvaged, unreadable regions of the events table, garbled unsent rows left out)."""
+    rows: list[dict[str, Any]] = []
+    garbled = 0
+    seen: dict[str, int] = {}  # the highest sequence number of each boot in any readable row, sent or not
+    kept: dict[str, int] = {}  # the sequence table's rows that could be read
+    regions, whole = 1, False
     try:
         source = sqlite3.connect(f"file:{damaged}?mode=ro", uri=True, timeout=5)
     except sqlite3.Error as exc:
         log.error("%s: cannot be opened to salvage events (%s)", damaged, exc)
-        return 0, 1
-    source.row_factory = sqlite3.Row
-    # NOTE: with writable_schema SQLite reads a file shorter than its header says (a truncated one) up to its
-    # end instead of refusing it whole (lockBtree in btree.c); the connection is read-only, nothing is written.
-    source.execute("PRAGMA writable_schema = ON")
-    try:
-        reader = RowReader(source, "events")
-        rows = [row for row in reader if row.get("sent_at") is None and _valid(row)]
-        sequences = _sequences(source, rows)
-    finally:
-        source.close()
-    return store.restore(rows, sequences), reader.unreadable_regions
+    else:
+        source.row_factory = sqlite3.Row
+        try:
+            # NOTE: with writable_schema SQLite reads a file shorter than its header says (a truncated one) up
+            # to its end instead of refusing it whole (lockBtree in btree.c); the connection is read-only.
+            source.execute("PRAGMA writable_schema = ON")
+            reader = RowReader(source, "events")
+            for row in reader:
+                _note(seen, row.get("boot_id"), row.get("seq"))
+                if row.get("sent_at") is not None:
+                    continue
+                if event_problem(row) is None:
+                    rows.append(row)
+                else:
+                    garbled += 1
+            sequences = RowReader(source, "boot_sequence")
+            for row in sequences:
+                _note(kept, row.get("boot_id"), row.get("last_seq"))
+            regions = reader.unreadable_regions
+            whole = sequences.unreadable_regions == 0 and seen.keys() <= kept.keys()
+        except sqlite3.Error as exc:  # e.g. writable_schema refused: nothing more can be read
+            log.error("%s: salvage stopped early (%s)", damaged, exc)
+        finally:
+            source.close()
+    return store.restore(rows, _sequences(seen, kept, whole, clock)), regions, garbled
 
 
 class RowReader:
@@ -185,27 +210,27 @@ class RowReader:
         return good
 
 
-def _valid(row: dict[str, Any]) -> bool:
-    """A row whose every event field has a plausible type (a garbled page can yield rows of nonsense)."""
-    try:
-        return all(isinstance(row[name], kinds) for name, kinds in _EVENT_TYPES.items()) and row["seq"] > 0
-    except KeyError:
-        return False
+def _note(last: dict[str, int], boot: object, seq: object) -> None:
+    """Count `seq` as used by `boot` (values a garbled row cannot have been given are passed over)."""
+    if isinstance(boot, str) and type(seq) is int and 1 <= seq <= MAX_SEQ:
+        last[boot] = max(last.get(boot, 0), seq)
 
 
-def _sequences(source: sqlite3.Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """The last sequence number used by each boot, so that none is given out twice after the salvage."""
-    last: dict[str, int] = {}
-    for row in rows:
-        last[row["boot_id"]] = max(last.get(row["boot_id"], 0), row["seq"])
-    reader = RowReader(source, "boot_sequence")
-    kept = {r["boot_id"]: r["last_seq"] for r in reader if isinstance(r.get("last_seq"), int)}
-    if reader.unreadable_regions or not kept:
-        # The table could not be read whole: numbers past the last readable event may have been used.
-        last = {boot: seq + _SEQ_GAP for boot, seq in last.items()}
+def _sequences(seen: dict[str, int], kept: dict[str, int], whole: bool, clock: Clock) -> dict[str, int]:
+    """The last sequence number used by each boot, so that none is given out twice after the salvage.
+
+    Each boot continues past the highest number read anywhere. Numbers of lost rows are not above that as long
+    as the sequence table was read `whole` (it is updated with every commit). When it was not, earlier boots
+    need nothing more (a boot id never comes back), but this boot (the kiosk restarted, the kernel did not) may
+    have given numbers in rows that are lost: it continues past the monotonic clock in microseconds, which
+    counts from the OS boot (CLOCK_MONOTONIC) and so has passed more microseconds than commits were made.
+    """
+    last = dict(seen)
     for boot, seq in kept.items():
-        if isinstance(boot, str):
-            last[boot] = max(last.get(boot, 0), seq)
+        last[boot] = max(last.get(boot, 0), seq)
+    if not whole:
+        floor = int(clock.monotonic() * _COMMITS_PER_S)
+        last[clock.boot_id] = max(last.get(clock.boot_id, 0), floor)
     return last
 
 
