@@ -36,7 +36,7 @@ from central.models import (
     UploadRequest,
 )
 from central.passkeys import PassKey
-from central.ratelimit import BodyLimit, RateLimiter, TooManyRequests
+from central.ratelimit import AddressLimit, BodyLimit, Kind, RateLimiter, TooManyRequests, bearer_token
 from central.rollup import mark_heard
 from central.schema import devices
 from central.timeutil import utcnow
@@ -79,6 +79,7 @@ def create_app(
         return {"ok": True, "version": __version__, "database": engine.dialect.name}
 
     app.add_middleware(BodyLimit, limit_for=_body_limit)
+    app.add_middleware(AddressLimit, limits=deps.limits, kind_for=_limited_as)  # added last: runs first
     _enrolment_routes(app, deps, secret)
     _sync_routes(app, deps)
     add_web(app, engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies)
@@ -104,9 +105,18 @@ class _Deps:
             yield conn
 
     def device(self, conn: Connection, authorization: str | None) -> Device:
-        if not authorization or not authorization.startswith("Bearer "):
+        """The device of a bearer token. A token found good passes the address limit from now on (AddressLimit),
+        one refused counts against it again."""
+        token = bearer_token(authorization)
+        if token is None:
             raise Unauthenticated("missing bearer token: authenticate at /api/v1/auth/token")
-        return authenticate(conn, authorization.removeprefix("Bearer ").strip(), self.clock())
+        try:
+            device = authenticate(conn, token, self.clock())
+        except CentralError:
+            self.limits.distrust(token)
+            raise
+        self.limits.vouch(token)
+        return device
 
     def admitted_device(self, conn: Connection, authorization: str | None) -> Device:
         """The token's device, counted against its rate limit (once per request: call this once)."""
@@ -114,29 +124,25 @@ class _Deps:
         self.limits.admit_device(device.id)
         return device
 
-    def from_address(self, request: Request) -> None:
-        """Counts an enrolment or authentication call against its address's limit, before the body is read."""
-        self.limits.admit_address(request.client.host if request.client else "unknown")
-
 
 def _enrolment_routes(app: FastAPI, deps: _Deps, secret: bytes) -> None:
     Tx = Annotated[Connection, Depends(deps.transaction, scope="function")]
-    limited = [Depends(deps.from_address)]
 
-    @app.post("/api/v1/enroll", status_code=201, dependencies=limited)
+    @app.post("/api/v1/enroll", status_code=201)
     def enroll_device(body: EnrollRequest, conn: Tx) -> dict[str, Any]:
         now = deps.clock()
         enrolled = enroll(conn, body.code, body.public_key, body.name, now)
         config, _ = config_document(conn, enrolled.id, enrolled.venue_id, now)
         return {"device_id": enrolled.id, "venue": enrolled.venue, "subject_key_secret": secret.hex(), "config": config}
 
-    @app.post("/api/v1/auth/challenge", dependencies=limited)
+    @app.post("/api/v1/auth/challenge")
     def auth_challenge(body: ChallengeRequest, conn: Tx) -> dict[str, Any]:
         return {"nonce": challenge(conn, body.device_id, deps.clock()), "expires_in": 60}
 
-    @app.post("/api/v1/auth/token", dependencies=limited)
+    @app.post("/api/v1/auth/token")
     def auth_token(body: TokenRequest, conn: Tx) -> dict[str, Any]:
         token = issue_token(conn, body.device_id, body.nonce, body.signature, deps.clock())
+        deps.limits.vouch(token)  # its first calls are not counted against a venue address a flood has emptied
         return {"token": token, "expires_in": int(TOKEN_TTL.total_seconds())}
 
 
@@ -197,6 +203,17 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
         )
         mark_heard(conn, device.venue_id, now)
         return Response(status_code=204)
+
+
+STRANGER_PATHS = frozenset({"/api/v1/enroll", "/api/v1/auth/challenge", "/api/v1/auth/token"})
+
+
+def _limited_as(path: str) -> Kind | None:
+    """How the address limit counts a call to `path`: every enrolment or authentication call, and any other API
+    call whose token is not known good (the staff pages and /healthz are not limited here)."""
+    if path in STRANGER_PATHS:
+        return "stranger"
+    return "bearer" if path.startswith("/api/") else None
 
 
 def _body_limit(path: str) -> int | None:

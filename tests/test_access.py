@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import json
 import random
+import secrets
 import socket
 import subprocess
 import sys
@@ -41,12 +42,12 @@ from central_fixtures import (
     setup_venue,
 )
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 import central.api
 from central.admin import CODE_ALPHABET, CODE_LENGTH, revoke_device
 from central.db import connect
-from central.ratelimit import Buckets, Limit, RateLimiter, limiter_from_env, parse_limit
+from central.ratelimit import Buckets, Limit, RateLimiter, TooManyRequests, limiter_from_env, parse_limit
 from central.schema import auth_tokens, devices, enroll_codes, event_keys, events
 from kiosk.clock import SystemClock
 from kiosk.config import KioskConfig
@@ -473,6 +474,84 @@ def test_enrolment_and_authentication_are_limited_per_address(
         assert device.config().status_code == 200  # a device with a token is not limited by its address
         ticks.now += 1
         assert device.challenge().status_code == 200
+
+
+def _made_up_token_call(kiosk: DeviceClient, n: int) -> requests.Response:
+    """Call n of a flood: each call that takes a token in turn, with a made-up token (every 5th with none)."""
+    headers = {} if n % 5 == 4 else {"Authorization": f"Bearer {secrets.token_urlsafe(32)}"}
+    calls = [
+        ("POST", "events", {**JSON, "Content-Encoding": "gzip"}, _batch()),
+        ("GET", "config", {}, None),
+        ("GET", "status-list", {}, None),
+        ("POST", "heartbeat", JSON, b'{"backlog": 1}'),
+    ]
+    method, path, more, body = calls[n % len(calls)]
+    url = f"{kiosk.base_url}{API}/{path}"
+    return kiosk.session.request(method, url, headers={**headers, **more}, data=body, timeout=30)
+
+
+def test_a_flood_of_made_up_tokens_gets_429_before_any_lookup_and_the_kiosks_at_that_address_are_served(
+    db_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stranger behind a venue's address (its kiosks share it through NAT) sends made-up tokens, or none, to
+    every call that takes one. Within the address's burst each costs one lookup and gets 401; then 429 with
+    Retry-After, before any SQL. A kiosk whose token was found good is still served from that address; its own
+    expired token reaches the lookup (401, so it renews) instead of a 429, and the renewal waits for a refill."""
+    ticks = Ticks()
+    limits = RateLimiter(None, Limit(rate=1.0, burst=12), clock=ticks)
+    with limited_server(db_url, clock, limits, monkeypatch) as server:
+        kiosk = enrolled_device(server, "V1")  # enrol, challenge, token: 3 of the address's 12
+        with DeviceClient(server.url) as stranger:
+            assert [_made_up_token_call(stranger, n).status_code for n in range(9)] == [401] * 9
+            statements: list[str] = []
+
+            def executed(*args: Any) -> None:  # (connection, cursor, statement, ...)
+                statements.append(args[2])
+
+            event.listen(server.engine, "before_cursor_execute", executed)
+            try:
+                flood = [_made_up_token_call(stranger, n) for n in range(9, 209)]
+                assert [r.status_code for r in flood] == [429] * 200 and statements == []
+                served = [kiosk.config(), kiosk.upload(make_events(3)), kiosk.heartbeat({"backlog": 0})]
+                served.append(kiosk.get(f"{API}/status-list"))
+                assert [r.status_code for r in served] == [200, 200, 204, 200] and statements  # the probe works
+            finally:
+                event.remove(server.engine, "before_cursor_execute", executed)
+        assert {r.headers["Retry-After"] for r in flood} == {"1"}
+        assert "without a valid token from this address" in flood[0].json()["detail"]
+        with server.engine.connect() as conn:
+            held = conn.execute(select(events.c.device_id)).scalars().all()
+        assert held == [kiosk.device_id] * 3  # the flood wrote nothing
+        clock.advance(15 * 60 + 1)  # the kiosk's token expires
+        assert kiosk.config().status_code == 401  # not 429: a token found good before gets its answer
+        assert kiosk.challenge().status_code == 429  # the flood emptied the address: renewal waits for refills
+        ticks.now += 2
+        kiosk.authenticate()
+        assert kiosk.config().status_code == 200
+        assert limits.addresses is not None and limits.addresses.refused == 201
+
+
+def test_a_token_counts_against_its_address_until_found_good_and_again_once_refused() -> None:
+    ticks = Ticks()
+    limits = RateLimiter(None, Limit(rate=1.0, burst=2), clock=ticks)
+    limits.admit_bearer("10.0.0.1", "t")  # not known yet: 1 of 2
+    limits.vouch("t")
+    for _ in range(5):
+        limits.admit_bearer("10.0.0.1", "t")  # found good: free
+    limits.admit_bearer("10.0.0.1", None)  # 2 of 2
+    with pytest.raises(TooManyRequests) as refused:
+        limits.admit_bearer("10.0.0.1", "made up")
+    assert refused.value.retry_after == 1
+    limits.admit_bearer("10.0.0.1", "t")  # still free from the emptied address
+    limits.admit_bearer("10.0.0.2", "made up")  # another address has its own bucket
+    limits.distrust("t")
+    with pytest.raises(TooManyRequests):
+        limits.admit_bearer("10.0.0.1", "t")
+    assert limits.addresses is not None and limits.addresses.refused == 2
+    unlimited = RateLimiter(Limit(rate=1.0, burst=1), None)
+    unlimited.vouch("t")
+    unlimited.admit_bearer("10.0.0.1", "made up")
+    assert len(unlimited.known) == 0  # nothing kept when addresses are not limited
 
 
 def test_a_limited_kiosk_is_slowed_and_all_its_events_arrive(
