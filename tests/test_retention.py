@@ -1,10 +1,12 @@
 """Retention enforced by code (issue 8, privacy): the kiosk deletes events the centre holds once past
-`store.retention_days`, never unsent or quarantined ones; the centre's hourly maintenance removes old events,
-expired declarations with their sealed phones, old audit entries when asked, and dead sessions, login failures and
-device credentials. Time is a fake clock: no test waits for days."""
+`store.retention_days` by a synchronised clock, never unsent or quarantined ones, and a running kiosk keeps no
+deleted subject key in its database file and overwrites its capped WAL; the centre's hourly maintenance removes
+old events, expired declarations with their sealed phones, old audit entries when asked, and dead sessions, login
+failures and device credentials. Time is a fake clock: no test waits for days."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 import uuid
@@ -35,7 +37,7 @@ from kiosk.config import parse_config
 from kiosk.events import Event
 from kiosk.ids import uuid7
 from kiosk.store import EventStore
-from kiosk.store.retention import DAY_S, Retention
+from kiosk.store.retention import DAY_S, WAL_LIMIT, Retention
 from kiosk.sync.client import CentralClient
 from kiosk.sync.worker import SyncTimers, SyncWorker
 
@@ -74,8 +76,14 @@ class Gate:
         self.store = EventStore(path)
         self.clock = FakeClock(NOW - 30 * DAY_S)
 
-    def record(self, subject: str, *, age_days: float, sent: bool, quarantined: bool = False) -> str:
-        self.clock.set_wall(NOW - age_days * DAY_S)
+    def record(
+        self, subject: str, *, age_days: float = 0, sent: bool, quarantined: bool = False, unsynced: float | None = None
+    ) -> str:
+        """A passage `age_days` old by a synchronised clock, or at wall time `unsynced` by an unsynchronised one."""
+        if unsynced is None:
+            self.clock.set_wall(NOW - age_days * DAY_S, synced=True)
+        else:
+            self.clock.set_wall(unsynced, synced=False)
         event = self.store.record(passage(self.clock, subject))
         if sent:
             self.store.mark_sent([event.event_id], self.clock.wall() + 60)  # acknowledged a minute later
@@ -116,13 +124,45 @@ def test_only_sent_events_past_retention_are_deleted(gate: Gate):
     assert gate.store.status(0).unsent == 2 and gate.store.status(0).quarantined == 1
 
 
-def test_an_event_sent_recently_is_kept_even_if_recorded_long_ago(gate: Gate):
-    """A backlog uploaded after a long outage is kept retention_days from its upload: the kiosk's copy is the
-    only one a technician can compare with the centre's for that long."""
+def test_age_is_the_recorded_time_not_the_acknowledgement(gate: Gate):
+    """sent_at is stamped by whatever the clock said at upload (1970 on a Pi that has not synchronised yet), so
+    it neither keeps nor deletes: a backlog uploaded late goes once recorded past retention, and an event
+    acknowledged at "1970" stays until it is itself past retention."""
     late = gate.record(key("late"), age_days=20, sent=False)
     gate.store.mark_sent([late], NOW - 2 * DAY_S)
-    assert Retention(gate.path, days=14).purge(NOW, clock_synced=True) == 0
-    assert Retention(gate.path, days=14).purge(NOW + 13 * DAY_S, clock_synced=True) == 1
+    recent = gate.record(key("recent"), age_days=3, sent=False)
+    gate.store.mark_sent([recent], 90.0)
+    retention = Retention(gate.path, days=14)
+    assert retention.purge(NOW, clock_synced=True) == 1
+    assert gate.subjects() == {key("recent")}
+    assert retention.purge(NOW + 12 * DAY_S, clock_synced=True) == 1
+
+
+def test_events_recorded_while_unsynchronised_wait_for_a_later_synchronised_one(gate: Gate):
+    """The review's case: recorded at wall time 60 and acknowledged at 90 by a Pi still at 1970, then the clock
+    synchronises. Such an event was deleted at the first purge; its age is only known from a synchronised event
+    recorded after it, and once that one is past retention, so is the earlier one (rowid order)."""
+    gate.record(key("synced-old"), age_days=20, sent=True)
+    boot = gate.record(key("boot-1970"), unsynced=60.0, sent=False)
+    gate.store.mark_sent([boot], 90.0)
+    gate.record(key("boot-1970-unsent"), unsynced=61.0, sent=False)
+    gate.record(key("boot-1970-quarantined"), unsynced=62.0, sent=False, quarantined=True)
+    gate.record(key("synced-recent"), age_days=1, sent=True)
+    retention = Retention(gate.path, days=14)
+
+    assert retention.purge(NOW, clock_synced=True) == 1  # only the one older by a synchronised clock
+    assert key("boot-1970") in gate.subjects()
+    assert retention.purge(NOW + 12.5 * DAY_S, clock_synced=True) == 0  # synced-recent is 13.5 days old...
+    assert retention.purge(NOW + 13.5 * DAY_S, clock_synced=True) == 2  # ...then 14.5: it and boot-1970 go
+    assert gate.subjects() == {key("boot-1970-unsent"), key("boot-1970-quarantined")}  # never without the centre
+    assert retention.purge(NOW + 400 * DAY_S, clock_synced=True) == 0
+
+
+def test_an_unsynchronised_event_after_the_last_old_synchronised_one_is_kept(gate: Gate):
+    gate.record(key("synced-old"), age_days=20, sent=True)
+    gate.record(key("reboot-1970"), unsynced=60.0, sent=True)  # a later boot, clock not yet synchronised
+    assert Retention(gate.path, days=14).purge(NOW, clock_synced=True) == 1
+    assert gate.subjects() == {key("reboot-1970")}
 
 
 def test_nothing_is_deleted_while_the_clock_is_not_synchronised(gate: Gate):
@@ -161,6 +201,43 @@ def test_deleted_events_leave_no_subject_key_on_disk(gate: Gate):
     assert key("kept").encode() in raw  # the right file was read
     assert [s for s in old if s.encode() in raw] == []
     gate.store = EventStore(gate.path)  # for the fixture's close
+
+
+def hex_keys(data: bytes) -> set[str]:
+    return {m.decode() for m in re.findall(rb"[0-9a-f]{32}", data)}
+
+
+def test_a_running_kiosk_keeps_no_deleted_key_in_the_database_and_overwrites_its_wal(gate: Gate):
+    """With the loop's connection open, as on a running kiosk (nothing checkpoints on close): right after a purge
+    the database file holds no deleted subject key, but the WAL does; it is cut back to WAL_LIMIT when it restarts
+    and its frames are overwritten as the kiosk writes on, so after some passages it holds none either."""
+    wal = gate.path.with_name("events.db-wal")
+    old = [key(f"gone-{n}") for n in range(3000)]
+    reader = sqlite3.connect(gate.path)  # a long read (the status page, a doctor) holds back checkpoints
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM events").fetchone()
+        ids = [gate.store.record(passage(gate.clock, subject)).event_id for subject in old]  # 30 days ago
+        gate.store.mark_sent(ids, gate.clock.wall())
+    finally:
+        reader.close()
+    assert wal.stat().st_size > 3 * WAL_LIMIT  # so the WAL grew to several times its cap
+    gate.record(key("kept"), age_days=1, sent=True)
+
+    assert Retention(gate.path, days=14).purge(NOW, clock_synced=True) == 3000
+    database = hex_keys(gate.path.read_bytes())
+    assert key("kept") in database  # the right file was read
+    assert database & set(old) == set()
+    assert hex_keys(wal.read_bytes()) & set(old)  # not yet: the purge's own WAL frames hold the old pages
+
+    gate.clock.set_wall(NOW)
+    sizes = []
+    for n in range(250):  # passages: about one checkpoint's worth of WAL frames
+        gate.store.record(passage(gate.clock, key(f"new-{n}")))
+        sizes.append(wal.stat().st_size)
+    assert hex_keys(wal.read_bytes()) & set(old) == set()
+    assert min(sizes) <= WAL_LIMIT < max(sizes)  # it grew and was cut back
+    assert hex_keys(gate.path.read_bytes()) & set(old) == set()
 
 
 def test_retention_days_is_a_checked_option():

@@ -200,6 +200,11 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
     # NOTE: in WAL mode, synchronous=FULL syncs the WAL on every commit, so a commit that returned survives
     # a power cut; NORMAL would only protect the file's consistency, not the last transactions.
     conn.execute("PRAGMA synchronous=FULL")
+    # Privacy: what an update moves or frees is zeroed (not every SQLite build has this on by default), and the
+    # -wal file is cut back to 1 MiB when it restarts; below the ~4 MB an autocheckpoint lets it reach, so every
+    # old frame is overwritten or cut off as the kiosk writes on (see kiosk/store/retention.py).
+    conn.execute("PRAGMA secure_delete=ON")
+    conn.execute("PRAGMA journal_size_limit=1048576")
     return conn
 
 

@@ -1,13 +1,23 @@
 """Retention on the kiosk: events the centre has acknowledged are deleted once older than `store.retention_days`.
 
-Only sent events go: an unsent or quarantined event is never deleted, whatever its age, because the centre does
-not hold it. An event goes when both its recorded time and the time it was acknowledged are older than the
-cutoff, and only while the clock is synchronised: a clock at 1970, or one jumped forward, cannot judge age.
-Deleting does not free sequence numbers (boot_sequence keeps the last one of each boot).
+Only sent events go: an unsent or quarantined event is never deleted, whatever its age, because the centre does not
+hold it. Age is judged only by time that can be trusted: nothing is deleted while the clock is unsynchronised (a
+clock at 1970, or one jumped forward, cannot judge age), and an event's own recorded time counts only if the clock
+was synchronised when it was recorded. Rows are in recording order by rowid (the store only appends, and SQLite
+gives a new row a rowid above every row present, so a deleted one's is never taken by an older event). So the newest
+event recorded with a synchronised clock before the cutoff bounds what is past retention: every event recorded
+before it is older than the cutoff too, whatever its own clock said (a Pi without a real-time clock records 1970
+until it synchronises). The time of acknowledgement (`sent_at`) is not used: the uploader stamps it with whatever
+the clock says. Deleting does not free sequence numbers (boot_sequence keeps the last one of each boot).
 
-Deleted rows are overwritten on disk (SQLite's secure_delete), not just unlinked from the b-tree, so a copied
-SD card does not keep subject keys past their retention. The work is done in small batches, each its own
-transaction, so that the frame loop's commits never wait long behind it.
+Deleted rows are overwritten in the database file (SQLite's secure_delete), not just unlinked from the b-tree, so a
+copied SD card's `events.db` does not keep subject keys past their retention. The write-ahead log still holds the
+pages as they were before the purge until it is rewritten: `journal_size_limit` (WAL_LIMIT, also set by the store's
+connections) cuts it back to 1 MiB whenever it restarts, which is below the ~4 MB (1000 pages) an autocheckpoint
+lets it grow to, so each old frame is overwritten or cut off within about two checkpoints' worth of writes (a 4 MiB
+limit left the frames past the 1000th stale for good). The work is done in small batches, each its
+own transaction, and only a PASSIVE checkpoint is asked for, so that the frame loop's commits never wait long behind
+it.
 """
 
 from __future__ import annotations
@@ -25,11 +35,22 @@ BATCH = 500
 MAX_BATCHES = 200  # at most 100,000 events in one round; the rest in the next
 EVERY_S = 3600.0
 
-# Rows are in recording order by rowid, so the oldest candidates come first and the scan stops after `batch`.
+WAL_LIMIT = 1024 * 1024  # bytes the -wal file is cut back to when it restarts after a checkpoint
+
+# The newest event recorded before the cutoff by a synchronised clock. The search stops at the oldest synchronised
+# event still within retention (a forward scan over the few rows left from the last round), so it does not read the
+# whole table every hour; a synchronised row older than the cutoff after it (a clock stepped back) waits a round.
+_LAST_PAST = """
+    SELECT MAX(rowid) FROM events WHERE clock_synced = 1 AND wall_time < :cutoff AND rowid < COALESCE(
+        (SELECT rowid FROM events WHERE clock_synced = 1 AND wall_time >= :cutoff ORDER BY rowid LIMIT 1),
+        9223372036854775807
+    )
+"""
+# Oldest first (rowid order), so each batch is a short range scan.
 _PURGE = """
     DELETE FROM events WHERE rowid IN (
         SELECT rowid FROM events
-        WHERE sent_at IS NOT NULL AND quarantined_at IS NULL AND sent_at < :cutoff AND wall_time < :cutoff
+        WHERE rowid <= :last AND sent_at IS NOT NULL AND quarantined_at IS NULL
         ORDER BY rowid LIMIT :batch
     )
 """
@@ -63,11 +84,15 @@ class Retention:
             conn.close()
 
     def _purge(self, conn: sqlite3.Connection, cutoff: float) -> int:
-        conn.execute("PRAGMA secure_delete = ON")  # freed cells are zeroed, not left readable in free space
+        conn.execute("PRAGMA secure_delete = ON")  # freed cells and pages are zeroed, not left readable
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
+        (last,) = conn.execute(_LAST_PAST, {"cutoff": cutoff}).fetchone()
+        if last is None:
+            return 0
         removed = 0
         for _ in range(self.max_batches):
             with conn:  # one transaction per batch: the loop's commits wait at most one batch
-                count = conn.execute(_PURGE, {"cutoff": cutoff, "batch": self.batch}).rowcount
+                count = conn.execute(_PURGE, {"last": last, "batch": self.batch}).rowcount
             removed += count
             if count < self.batch:
                 break
