@@ -53,6 +53,7 @@ reliability: $(STAMP)
 	$(BIN)/python bench/netfaults.py --json > bench/out/netfaults.json
 	$(BIN)/python bench/drain.py --outage-s 60 --json > bench/out/outage.json
 	$(BIN)/python bench/store_check.py --events 100000 --json > bench/out/store_check.json
+	$(BIN)/python bench/retention_bench.py --json > bench/out/retention.json
 	$(BIN)/python bench/fuzz.py --json > bench/out/fuzz.json
 
 # constraints.txt pins every package to the versions the suite last passed with.
