@@ -6,6 +6,8 @@ import json
 import os
 import platform
 import sys
+import time
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,16 @@ def pct(samples: list[float]) -> dict[str, float]:
     """p50 and p95, rounded, in the samples' unit."""
     p50, p95 = np.percentile(np.asarray(samples), [50, 95])
     return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "n": len(samples)}
+
+
+def best(call: Callable[[], object], repeat: int) -> float:
+    """The least seconds `call` took over `repeat` calls."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return min(times)
 
 
 def emit(result: dict[str, Any], as_json: bool) -> None:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import add_repo_to_path, emit, machine, pct
+from common import add_repo_to_path, best, emit, machine, pct
 
 add_repo_to_path()
 
@@ -69,15 +69,6 @@ def fill(path: Path, count: int) -> None:
     store = EventStore(path)
     store.restore(rows, {boot: count})
     store.close()
-
-
-def best(call: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def old_round(path: Path, cutoff: float) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine
+from common import best, machine
 
 from kiosk.store import EventStore
 from kiosk.store.salvage import open_store
@@ -50,15 +50,6 @@ def rows(count: int) -> list[dict[str, Any]]:
         }
         for n in range(count)
     ]
-
-
-def best(call: Any, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def run(events: int, repeat: int) -> dict[str, Any]:
