@@ -162,6 +162,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.records < 500:
+        parser.error("--records must be at least 500: passages are timed in alternating blocks of 250")
     emit(run(args.events, args.records, args.repeat), args.json)
 
 
