@@ -124,8 +124,10 @@ class CentralServer:
         secret: bytes = SECRET,
         pass_key: Any = None,
         start_timeout_s: float = 10.0,
+        access_log: bool = False,
     ) -> None:
         self.db_url = db_url
+        self.access_log = access_log  # uvicorn's access lines, to the root logger (as journald gets them)
         self.clock = clock or FakeClock()
         self.secret = secret
         self.pass_key = pass_key  # a central.passkeys.PassKey: the declaration form issues passes
@@ -160,7 +162,14 @@ class CentralServer:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            app,
+            log_level="info" if self.access_log else "warning",
+            access_log=self.access_log,
+            log_config=None if self.access_log else uvicorn.config.LOGGING_CONFIG,  # None: to the root logger
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="central-server", daemon=True

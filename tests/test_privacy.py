@@ -190,7 +190,7 @@ def test_no_identity_on_disk_or_on_the_wire_and_the_phone_sealed(db_url: str, tm
     (tmp_path / "kiosk.toml").write_text(KIOSK_CONFIG, encoding="utf-8")
     log = tmp_path / "state" / "kiosk.log"
     log.parent.mkdir()
-    with CentralServer(db_url, pass_key=pass_key) as server, FaultProxy(server.url) as proxy:
+    with CentralServer(db_url, pass_key=pass_key, access_log=True) as server, FaultProxy(server.url) as proxy:
         with server.engine.begin() as conn:
             set_contact_public_key(conn, authority.public_key())
         code = setup_venue(server.engine, "GATE-1", now=server.clock())
@@ -223,6 +223,8 @@ def test_no_identity_on_disk_or_on_the_wire_and_the_phone_sealed(db_url: str, tm
     assert any(p.name == "events.db" for p in kiosk_files)
     assert any(p.name.startswith("central.db") for p in centre_files) == (not dump)
     assert b"DEBUG" in kiosk_files[log]
+    access = centre_files[centre_logs]  # uvicorn's access lines are searched too: the form and the uploads were logged
+    assert b'"POST /declare' in access and b'"POST /api/v1/events HTTP/1.1" 200' in access, access[-2000:]
 
     needles = secrets_of(codes)
     leaks = {str(p): found(data, needles) for p, data in {**kiosk_files, **centre_files}.items()}
