@@ -1,4 +1,5 @@
-"""schemathesis against the centre's OpenAPI document (central/openapi.json): the real server on loopback, SQLite.
+"""schemathesis against the centre's OpenAPI document (central/openapi.json): the real server on loopback, on
+SQLite and on PostgreSQL.
 
 Every operation gets requests made from its schema, valid ones and malformed ones (wrong types, missing and
 extra fields, strings out of bounds, bodies that are not JSON), with and without a device's bearer token. No
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from central_fixtures import CentralServer, DeviceClient, enrolled_device, fresh_database
+from central_fixtures import CentralServer, DeviceClient, database_urls, enrolled_device, fresh_database
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import negative_data_rejection, not_a_server_error
 from schemathesis.generation import GenerationMode
@@ -30,12 +31,15 @@ CHECKS = [not_a_server_error, negative_data_rejection]
 CALLS: Counter[str] = Counter()
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CentralServer, DeviceClient]]:
-    url = fresh_database("sqlite", tmp_path_factory.mktemp("central"))
+@pytest.fixture(scope="module", params=database_urls())
+def api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[CentralServer, DeviceClient]]:
+    url = fresh_database(request.param, tmp_path_factory.mktemp("central"))
     with CentralServer(url) as server, enrolled_device(server) as device:
         yield server, device
-    print(f"\nschemathesis: {sum(CALLS.values())} requests ({dict(CALLS)}), none a server error")
+    print(f"\nschemathesis on {request.param}: {sum(CALLS.values())} requests ({dict(CALLS)}), none a server error")
+    CALLS.clear()
 
 
 @SCHEMA.parametrize()
@@ -74,6 +78,22 @@ def test_a_heartbeat_saying_true_or_false_otherwise_is_refused(api, value: objec
         f"{device.base_url}/api/v1/heartbeat", json=body | {"clock_synced": True}, headers=auth(device)
     )
     assert ok.status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/auth/challenge", {"device_id": "gate\u0000"}),
+        ("/api/v1/auth/token", {"device_id": "gate\u0000", "nonce": "n" * 16, "signature": "s" * 16}),
+        ("/api/v1/heartbeat", {"backlog": 0, "note": "a\u0000b"}),  # a field of its own, stored as JSON
+        ("/api/v1/heartbeat", {"backlog": 0, "extra": {"x\u0000": 1}}),
+    ],
+)
+def test_a_nul_character_anywhere_is_refused_not_a_server_error(api, path: str, body: dict[str, object]):
+    """PostgreSQL stores no NUL in text or jsonb: a request with one was a 500 there (schemathesis, PostgreSQL)."""
+    _, device = api
+    answer = device.session.post(f"{device.base_url}{path}", json=body, headers=auth(device))
+    assert answer.status_code == 422 and "NUL" in answer.text, answer.text
 
 
 def auth(device: DeviceClient) -> dict[str, str]:

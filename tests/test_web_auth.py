@@ -53,6 +53,13 @@ def test_a_wrong_password_is_refused_and_repeated_failures_are_throttled(server:
     assert staff.login("admin").status_code == 303
 
 
+def test_a_username_with_a_nul_character_is_refused_not_a_server_error(server: CentralServer):
+    """PostgreSQL stores no NUL: looking such a name up was a 500 there."""
+    staff = Staff(server)
+    assert staff.login("ad\x00min").status_code == 422
+    assert staff.login("admin").status_code == 303
+
+
 def test_pages_need_a_session_and_the_right_role(server: CentralServer):
     anonymous = Staff(server)
     redirect = anonymous.get("/accounts")

@@ -38,7 +38,7 @@ def add_routes(app: FastAPI, web: Web) -> None:
     def login(
         request: Request,
         conn: Tx,
-        username: Annotated[str, Form(max_length=64)],
+        username: Annotated[str, Form(max_length=64, pattern=r"^[^\x00]*$")],  # PostgreSQL stores no NUL
         password: Annotated[str, Form(max_length=256)],
         csrf: Annotated[str, Form(max_length=100)],
         next: Annotated[str, Form(max_length=500)] = "/staff",
