@@ -59,6 +59,13 @@ def test_an_administrator_sees_the_country_and_drills_down(server: CentralServer
     assert '<a href="/dashboard?unit=D1">Huyện Cư Jút</a>' in province.text
 
 
+def test_a_unit_code_with_a_nul_character_is_refused_not_a_server_error(server: CentralServer):
+    admin = Staff(server)
+    admin.login("admin")
+    assert admin.get("/dashboard?unit=P%00").status_code == 422
+    assert admin.get("/dashboard.csv?unit=P%00").status_code == 422
+
+
 def test_the_csv_download_is_the_report_upward(server: CentralServer, world: World):  # noqa: F811
     officer = Staff(server)
     officer.login("d1officer")

@@ -8,7 +8,7 @@ No `from __future__ import annotations`: FastAPI reads the route annotations at 
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection, select
 
@@ -19,6 +19,9 @@ from central.schema import units, venues
 from central.unittree import UnitTree
 from central.web.core import NotAllowed, Web, language
 from central.web.sessions import Session
+
+# A unit's code, as the tree's links give it; no NUL (PostgreSQL stores none: a lookup with one was a 500).
+UnitCode = Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")]
 
 
 def add_routes(app: FastAPI, web: Web) -> None:
@@ -38,7 +41,7 @@ def add_routes(app: FastAPI, web: Web) -> None:
         return session, report
 
     @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard(request: Request, conn: Tx, unit: str | None = None) -> Response:
+    def dashboard(request: Request, conn: Tx, unit: UnitCode = None) -> Response:
         session, report = report_for(request, conn, unit)
         lang = language(request)
         venue_only = session.account.role == "venue_admin"
@@ -54,7 +57,7 @@ def add_routes(app: FastAPI, web: Web) -> None:
         )
 
     @app.get("/dashboard.csv", include_in_schema=False)
-    def dashboard_csv(request: Request, conn: Tx, unit: str | None = None) -> Response:
+    def dashboard_csv(request: Request, conn: Tx, unit: UnitCode = None) -> Response:
         session, report = report_for(request, conn, unit)
         if session.account.role == "venue_admin":
             raise NotAllowed()  # the report upward is a unit's, with its neighbours' venues
