@@ -40,6 +40,13 @@ if TYPE_CHECKING:
 PG_ENV = "KIOSK_TEST_PG_URL"
 SECRET = bytes(range(32))  # the centre's subject-key secret in tests
 HTTP_TIMEOUT_S = 30.0
+# uvicorn's loggers without handlers of their own, passing their lines to the root logger (as under journald).
+# An earlier server in the same test run may have given them handlers and turned propagation off: this undoes it.
+TO_ROOT_LOGGER = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "loggers": {name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+}
 
 
 def database_urls() -> list[str]:
@@ -166,7 +173,7 @@ class CentralServer:
             app,
             log_level="info" if self.access_log else "warning",
             access_log=self.access_log,
-            log_config=None if self.access_log else uvicorn.config.LOGGING_CONFIG,  # None: to the root logger
+            log_config=TO_ROOT_LOGGER if self.access_log else uvicorn.config.LOGGING_CONFIG,
             lifespan="off",
             timeout_graceful_shutdown=5,
         )
