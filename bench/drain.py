@@ -58,11 +58,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 from faultproxy import FaultPlan, FaultProxy, reset_before  # noqa: E402
 
 
-def backlog(store: EventStore, count: int) -> None:
-    """`count` unsent events, as the kiosk would have recorded them (one transaction: setup, not measured)."""
+def backlog(
+    store: EventStore, count: int, *, boot: str = "offline-boot", device: str = "bench", venue: str = "BENCH"
+) -> set[str]:
+    """`count` unsent events of three days, as the kiosk would have recorded them, in one transaction (setup, not
+    measured); their ids."""
     start = time.time() - 3 * 86400
     rows = [
-        Event(str(uuid7()), "offline-boot", i + 1, start + i * 2.6, i * 2.6, True, "bench", "BENCH", "in", "cccd",
+        Event(str(uuid7()), boot, i + 1, start + i * 2.6, i * 2.6, True, device, venue, "in", "cccd",
               f"{i:032x}", "ACCEPT", "logged", "zxing", 3.0).as_row()
         for i in range(count)
     ]  # fmt: skip
@@ -71,7 +74,8 @@ def backlog(store: EventStore, count: int) -> None:
             f"INSERT INTO events ({', '.join(rows[0])}) VALUES ({', '.join(':' + c for c in rows[0])})",  # noqa: S608
             rows,
         )
-        store._db.execute("INSERT INTO boot_sequence VALUES ('offline-boot', ?)", [count])
+        store._db.execute("INSERT INTO boot_sequence VALUES (?, ?)", [boot, count])
+    return {row["event_id"] for row in rows}
 
 
 def serve(db_url: str, work: Path) -> tuple[subprocess.Popen[bytes], str, str]:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT, add_repo_to_path, emit, machine
+from drain import backlog
 
 add_repo_to_path()
 sys.path.insert(0, str(ROOT / "tests"))
@@ -54,8 +55,6 @@ from central.schema import events as central_events  # noqa: E402
 from kiosk.clock import SystemClock  # noqa: E402
 from kiosk.config import KioskConfig  # noqa: E402
 from kiosk.demo.central import LocalCentral  # noqa: E402
-from kiosk.events import Event  # noqa: E402
-from kiosk.ids import uuid7  # noqa: E402
 from kiosk.store import EventStore  # noqa: E402
 from kiosk.sync.backoff import Backoff  # noqa: E402
 from kiosk.sync.client import CentralClient  # noqa: E402
@@ -72,24 +71,6 @@ def ways(timeout_s: float) -> dict[str, list[Action]]:
     return {"none (baseline)": [], **{a.label: [a] for a in each}, "all mixed": each}
 
 
-def fill(store: EventStore, device_id: str, venue: str, count: int) -> set[str]:
-    """`count` unsent events as the loop records them, in one transaction (setup, not measured)."""
-    clock = SystemClock()
-    start = time.time() - 3 * 86400
-    rows = [
-        Event(str(uuid7()), clock.boot_id, i + 1, start + i * 2.6, i * 2.6, True, device_id, venue, "in", "cccd",
-              f"{random.getrandbits(128):032x}", "ACCEPT", "logged", "zxing", 3.0).as_row()
-        for i in range(count)
-    ]  # fmt: skip
-    with store._db.atomic():  # a bench shortcut: EventStore.record commits (and fsyncs) each event
-        store._db.conn.executemany(
-            f"INSERT INTO events ({', '.join(rows[0])}) VALUES ({', '.join(':' + c for c in rows[0])})",  # noqa: S608
-            rows,
-        )
-        store._db.execute("INSERT INTO boot_sequence VALUES (?, ?)", [clock.boot_id, count])
-    return {row["event_id"] for row in rows}
-
-
 def drain(
     central: LocalCentral, work: Path, number: int, faults: list[Action], args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -101,7 +82,7 @@ def drain(
         enrolment = enrol_device(config, proxy.url, code, None)
         store = EventStore(config.database_path)
         try:
-            ids = fill(store, enrolment.device_id, venue, args.events)
+            ids = backlog(store, args.events, boot=SystemClock().boot_id, device=enrolment.device_id, venue=venue)
             proxy.plan = FaultPlan(odds=odds, seed=args.seed + number, paths=(UPLOADS,))
             worker = SyncWorker(
                 database=config.database_path,

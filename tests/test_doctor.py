@@ -21,6 +21,7 @@ import pytest
 from conftest import on_canvas, qr_image, write_images
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from test_store import make_event
 
 from central.admin import make_enroll_code, revoke_device
 from central.lists import import_trust, set_status
@@ -54,8 +55,6 @@ from kiosk.doctorchecks import (
     check_disk,
     check_gpio,
 )
-from kiosk.events import Event
-from kiosk.ids import uuid7
 from kiosk.store import EventStore
 from kiosk.sync.enrol import enrol_device, sync_once
 from kiosk.sync.identity import Enrolment, save_enrolment
@@ -315,26 +314,6 @@ def test_disk_space(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, free_mb: in
     assert result.status == status
     assert f"{free_mb:,} MB free" in result.detail
     assert status == "ok" or "journalctl --vacuum-size" in str(result.fix)
-
-
-def make_event(wall_time: float) -> Event:
-    return Event(
-        event_id=str(uuid7()),
-        boot_id="boot-a",
-        seq=0,
-        wall_time=wall_time,
-        mono_time=12.5,
-        clock_synced=True,
-        device_id="dev-1",
-        venue="BV-01",
-        direction="in",
-        kind="cccd",
-        subject_key="0123456789abcdef0123456789abcdef",
-        decision="ACCEPT",
-        reason="logged",
-        decoder="zxing",
-        latency_ms=4.2,
-    )
 
 
 def fill_database(path: Path, events: int = 300) -> None:
