@@ -25,7 +25,7 @@ from central.clitrace import dwell, trace_command
 from central.db import connect, resolve_url
 from central.errors import CentralError
 from central.ratelimit import ADDRESS_ENV, ADDRESS_LIMIT, DEVICE_ENV, DEVICE_LIMIT, parse_limit
-from central.secret import load_secret, secret_path
+from central.secret import existing_secret, secret_path
 from central.timeutil import utcnow
 
 
@@ -37,12 +37,15 @@ def main() -> None:
 @click.version_option(__version__, prog_name="kiosk-central")
 @click.option("--db", "db_url", help="Database URL (default: $KIOSK_CENTRAL_DB, else sqlite:///kiosk-central.db).")
 @click.option(
-    "--secret-file", help="Subject-key secret (default: $KIOSK_CENTRAL_SECRET_FILE, else ./kiosk-central.secret)."
+    "--secret-file",
+    help="Subject-key secret (default: $KIOSK_CENTRAL_SECRET_FILE, else kiosk-central.secret in the state "
+    "directory: $KIOSK_CENTRAL_STATE_DIR, else beside a SQLite database, else /var/lib/kiosk-central).",
 )
 @click.pass_context
 def cli(ctx: click.Context, db_url: str | None, secret_file: str | None) -> None:
     """The central server of the gate kiosks."""
-    ctx.obj = {"url": resolve_url(db_url), "secret": secret_path(secret_file)}
+    url = resolve_url(db_url)
+    ctx.obj = {"url": url, "secret": secret_path(secret_file, url)}
 
 
 def engine_of(ctx: click.Context) -> Engine:
@@ -294,7 +297,11 @@ def _subject_key(ctx: click.Context, subject_key: str | None, identity: str | No
     known = identity_for_number(str(identity).strip())
     if known is None:
         raise click.BadParameter("not a 12-digit ID or 9-digit old ID number", param_hint="--identity")
-    return SubjectKeyer(load_secret(ctx.obj["secret"])).key(Identity(*known))
+    try:
+        secret = existing_secret(ctx.obj["secret"])
+    except CentralError as exc:
+        fail(str(exc))
+    return SubjectKeyer(secret).key(Identity(*known))
 
 
 @status.command("clear")

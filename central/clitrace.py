@@ -12,7 +12,8 @@ import click
 from sqlalchemy import Connection
 
 from central.categories import CATEGORIES
-from central.secret import load_secret
+from central.errors import CentralError
+from central.secret import existing_secret
 from central.timeutil import utcnow
 
 
@@ -93,7 +94,6 @@ def _trace_subject(
 ) -> tuple[str, str]:
     """The subject key to trace, and what it came from (for the audit log; never the number or the text)."""
     from central.subjects import SubjectError, subject_key_from
-    from kiosk.secrets import SecretError
 
     given = {"subject-key": subject_key, "identity": identity, "qr-text": qr_text, "qr-image": qr_image}
     named = [flag for flag, value in given.items() if value is not None]
@@ -102,13 +102,10 @@ def _trace_subject(
     try:
         if subject_key is not None:
             return subject_key_from(subject_key=subject_key, secret=b""), named[0]
-        path = ctx.obj["secret"]
-        if not path.is_file():  # a new secret would match no one: the server's own is needed
-            fail(f"{path}: no subject-key secret there; give the server's with --secret-file")
-        secret = load_secret(path)
+        secret = existing_secret(ctx.obj["secret"])
         image = Path(qr_image) if qr_image is not None else None
         return subject_key_from(identity_number=identity, qr_text=qr_text, qr_image=image, secret=secret), named[0]
-    except (SubjectError, SecretError) as exc:
+    except (SubjectError, CentralError) as exc:
         fail(f"--{named[0]}: {exc}")
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, select
 from central.errors import CentralError, Conflict
 from central.lists import import_trust
 from central.schema import trust_entries
+from central.statedir import ensure_state_dir
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def load_pass_key(path: Path, *, announce: bool = True) -> PassKey:
 
 def _create(path: Path, announce: bool) -> PassKey:
     key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_state_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first: use theirs

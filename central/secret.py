@@ -6,15 +6,34 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kiosk.secrets import load_or_create_secret
+from central.errors import CentralError
+from central.statedir import ENV as STATE_ENV
+from central.statedir import ensure_state_dir, state_dir
+from kiosk.secrets import SecretError, load_or_create_secret
 
 DEFAULT_SECRET = "kiosk-central.secret"  # noqa: S105 (a file name, not a secret)
+ENV = "KIOSK_CENTRAL_SECRET_FILE"
 
 
-def secret_path(flag: str | None) -> Path:
-    return Path(flag or os.environ.get("KIOSK_CENTRAL_SECRET_FILE") or DEFAULT_SECRET)
+def secret_path(flag: str | None, db_url: str) -> Path:
+    """--secret-file, else $KIOSK_CENTRAL_SECRET_FILE, else kiosk-central.secret in the state directory."""
+    given = flag or os.environ.get(ENV)
+    return Path(given) if given else state_dir(db_url) / DEFAULT_SECRET
 
 
 def load_secret(path: Path) -> bytes:
-    """The secret in `path`, made (32 random bytes, mode 0600) on first use."""
+    """The secret in `path`, made (32 random bytes, mode 0600, in a 0700 directory) on first use."""
+    ensure_state_dir(path.parent)
     return load_or_create_secret(path, note="made the centre's subject-key secret: back it up, kiosks depend on it")
+
+
+def existing_secret(path: Path) -> bytes:
+    """The secret in `path`, which must exist: a new one would match no kiosk's subject keys."""
+    if not path.is_file():
+        raise CentralError(
+            f"{path}: no subject-key secret there; give the server's with --secret-file or set {STATE_ENV}"
+        )
+    try:
+        return load_or_create_secret(path)
+    except SecretError as exc:
+        raise CentralError(str(exc)) from None

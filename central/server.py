@@ -27,7 +27,7 @@ def app_from_env() -> FastAPI:
     Maintenance(engine, int(retention) if retention else None, audit_days=int(audit) if audit else None).start()
     # Session cookies are sent over HTTPS only when the server or its proxy speaks TLS.
     secure = bool(os.environ.get("KIOSK_CENTRAL_SECURE_COOKIES"))
-    secret = secret_path(None)
+    secret = secret_path(None, resolve_url(None))
     pass_key = load_pass_key(pass_key_path(None, secret))
     limits = limiter_from_env(os.environ)
     return create_app(engine, load_secret(secret), pass_key=pass_key, secure_cookies=secure, rate_limits=limits)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 _SECRET_PARAMS = re.compile(r"(?i)^(password|passwd|pass|pwd|token|auth|key|secret|signature)$")
 
@@ -19,7 +19,9 @@ def redact_url(spec: str) -> str:
         return "<unparsable URL>"
     netloc = parts.netloc.replace(f":{password}@", ":***@", 1) if password else parts.netloc
     query = "&".join(_redact_param(p) for p in parts.query.split("&")) if parts.query else ""
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+    # NOTE: not urlunsplit: it drops an empty authority, so sqlite:////var/x.db came back as sqlite://var/x.db.
+    rebuilt = f"{parts.scheme}://{netloc}{parts.path}"
+    return rebuilt + (f"?{query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def _redact_param(param: str) -> str:

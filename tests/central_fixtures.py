@@ -17,10 +17,13 @@ import gzip
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -220,6 +223,44 @@ class CentralServer:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"threads left behind by the central server: {[t.name for t in left]}")
             left[0].join(0.05)
+
+
+@contextmanager
+def kiosk_central_serve(
+    *args: str,
+    options: tuple[str, ...] = (),
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 30.0,
+) -> Iterator[str]:
+    """`kiosk-central ARGS... serve --port P OPTIONS...` in a subprocess, as deployed; yields its base URL once
+    /healthz answers, and stops it (SIGTERM) on leaving."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "central", *args, "serve", "--port", str(port), *options]
+    server = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_up(base, server, timeout_s)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if server.stderr:
+            server.stderr.close()
+
+
+def _wait_up(base: str, server: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.stderr.read().decode() if server.stderr else "serve exited"
+        try:
+            if requests.get(base + "/healthz", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError(f"kiosk-central serve did not answer at {base}")
 
 
 def add_unit(engine: Engine, code: str = "HN", name: str = "Hà Nội", parent: str | None = None) -> None:

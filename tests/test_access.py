@@ -18,7 +18,6 @@ import hashlib
 import json
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from central_fixtures import (
     FakeClock,
     device_time,
     enrolled_device,
+    kiosk_central_serve,
     make_events,
     new_enroll_code,
     setup_venue,
@@ -645,35 +645,14 @@ def test_kiosk_central_serve_applies_its_limits(tmp_path: Path) -> None:
     engine = connect(url)
     code = setup_venue(engine, "V1")
     engine.dispose()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "central", "--db", url, "--secret-file", str(tmp_path / "c.secret"), "serve"]
-    command += ["--port", str(port), "--device-limit", "1/min,2", "--address-limit", "1/min,3"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_up(base, server)
-        with DeviceClient(base) as kiosk:
-            assert kiosk.enroll(code).status_code == 201
-            kiosk.authenticate()  # the address's 2nd and 3rd
-            assert kiosk.challenge().status_code == 429
-            answers = [kiosk.config().status_code for _ in range(3)]
-            assert answers == [200, 200, 429]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    bad = subprocess.run([*command[:-4], "--device-limit", "5/h,1"], capture_output=True, text=True, timeout=60)
+    central = ("--db", url, "--secret-file", str(tmp_path / "c.secret"))
+    limits = ("--device-limit", "1/min,2", "--address-limit", "1/min,3")
+    with kiosk_central_serve(*central, options=limits) as base, DeviceClient(base) as kiosk:
+        assert kiosk.enroll(code).status_code == 201
+        kiosk.authenticate()  # the address's 2nd and 3rd
+        assert kiosk.challenge().status_code == 429
+        answers = [kiosk.config().status_code for _ in range(3)]
+        assert answers == [200, 200, 429]
+    command = [sys.executable, "-m", "central", *central, "serve", "--device-limit", "5/h,1"]
+    bad = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "RATE/s,BURST" in bad.stderr
-
-
-def _wait_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert server.poll() is None, server.stderr.read().decode() if server.stderr else "serve exited"
-        try:
-            if requests.get(base + "/healthz", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise AssertionError(f"kiosk-central serve did not answer at {base}")

@@ -195,6 +195,12 @@ def test_stream_passwords_never_reach_a_log_line():
     assert redact_url("/dev/video0") == "/dev/video0"
 
 
+def test_a_redacted_url_keeps_an_empty_authority():
+    """An absolute SQLite path lost two slashes in `kiosk-central`'s error (sqlite://tmp/...)."""
+    assert redact_url("sqlite:////var/lib/c.db") == "sqlite:////var/lib/c.db"
+    assert redact_url("file:///x?token=1#f") == "file:///x?token=***#f"
+
+
 @pytest.fixture
 def fake_picamera2(monkeypatch):
     from fakes import picamera2
