@@ -19,11 +19,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The central server's tests run on SQLite and on a PostgreSQL that scripts/test-postgres.sh installs and starts;
-# its web pages are tested in Debian's headless chromium, driven by Playwright (no browser download).
+# The central server's tests run on SQLite and on a throwaway PostgreSQL cluster that scripts/with-postgres.sh
+# starts for the run and stops and deletes after it (no other cluster is touched); its web pages are tested in
+# Debian's headless chromium, driven by Playwright (no browser download); the shell scripts pass shellcheck.
 unit: $(STAMP)
-	scripts/system-deps.sh chromium
-	url="$$(scripts/test-postgres.sh)" && KIOSK_TEST_PG_URL="$$url" $(BIN)/pytest -q
+	scripts/system-deps.sh chromium shellcheck postgresql
+	scripts/with-postgres.sh $(BIN)/pytest -q
 
 # The figures of BENCHMARKS.md (about 65 minutes, reliability included: memory runs the kiosk for 10, and the
 # tracing benchmark fills PostgreSQL with 10 million events the first time). JSON in bench/out/.
@@ -57,7 +58,7 @@ reliability: $(STAMP)
 	$(BIN)/python bench/fuzz.py --json > bench/out/fuzz.json
 
 # constraints.txt pins every package to the versions the suite last passed with.
-$(STAMP): pyproject.toml constraints.txt scripts/system-deps.sh scripts/test-postgres.sh
+$(STAMP): pyproject.toml constraints.txt scripts/system-deps.sh
 	scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip

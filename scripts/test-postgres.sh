@@ -15,10 +15,11 @@ as_postgres() {
 }
 cluster=$(pg_lsclusters -h | head -n 1)
 if [ -z "$cluster" ]; then
-    version=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
+    for candidate in /usr/lib/postgresql/*; do version=${candidate##*/}; done  # the newest installed
     pg_createcluster "$version" main >&2
     cluster=$(pg_lsclusters -h | head -n 1)
 fi
+# shellcheck disable=SC2086  # the cluster line's fields, split on purpose
 set -- $cluster
 version=$1 name=$2 port=$3 status=$4
 # NOTE: no systemd here: pg_ctlcluster starts the server directly (it refuses to run it as root itself).
