@@ -364,7 +364,7 @@ def enroll(server: str, code: str, ca_bundle: str | None, config_flag: str | Non
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def sync(once: bool, config_flag: str | None, state_dir: str | None, as_json: bool) -> None:
     """Sync with the central server now (the running kiosk does this by itself all the time)."""
-    from kiosk.sync.enrol import sync_once
+    from kiosk.sync.enrol import describe_sync, sync_once
 
     config = get_config(config_flag, state_dir)
     setup_logging(config.log.level)
@@ -375,8 +375,8 @@ def sync(once: bool, config_flag: str | None, state_dir: str | None, as_json: bo
     if as_json:
         click.echo(json.dumps(report))
     else:
-        click.echo(", ".join(f"{k} {v}" for k, v in report.items()))
-    if report.get("error"):
+        click.echo("\n".join(describe_sync(report)))
+    if report["error"]:
         sys.exit(1)
 
 

@@ -47,6 +47,14 @@ class CameraConfig(Section):
     reopen_s: float = Field(2.0, ge=0.1, le=60, description="Wait before reopening a camera that failed.")
     stall_s: float = Field(5.0, ge=1, le=300, description="No frame for this long: signal a camera fault.")
 
+    @field_validator("source", mode="before")
+    @classmethod
+    def _device_index(cls, value: object) -> object:
+        """`source = 0`, as written for a USB camera's index, means the same as `source = "0"`."""
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return str(value)
+        return value
+
 
 class RegionOfInterest(Section):
     x: float = Field(0.0, ge=0, lt=1, description="Left edge, as a fraction of the frame width.")

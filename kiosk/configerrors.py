@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any, TypeGuard
 
 from pydantic import BaseModel, ValidationError
@@ -80,8 +82,26 @@ def _message(error: Any, root: type[BaseModel]) -> str:
     if error["type"] == "extra_forbidden":
         return _unknown_key(error["loc"], root)
     message = str(error["msg"]).removeprefix("Value error, ")
-    shown = repr(error["input"])
+    shown = _as_toml(error["input"])
+    if shown is None:  # a whole table (a rule across its keys): the message names the keys
+        return message
     return f"{message} (got {shown[:60]}{'...' if len(shown) > 60 else ''})"
+
+
+def _as_toml(value: object) -> str | None:
+    """`value` as it is written in the TOML file (a string quoted, true not True); None for a table."""
+    if isinstance(value, dict):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        items = [_as_toml(item) for item in value]
+        return "[" + ", ".join(item if item is not None else "{...}" for item in items) + "]"
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value)
 
 
 def _unknown_key(loc: tuple[Any, ...], root: type[BaseModel]) -> str:

@@ -54,7 +54,7 @@ def test_every_problem_is_reported_with_its_line():
     found = problems(text)
     assert any(p.startswith("kiosk.toml:2: camera.width:") and "greater than or equal to 160" in p for p in found)
     assert any(p.startswith("kiosk.toml:3: camera.fps:") for p in found)
-    assert any(p.startswith("kiosk.toml:6: decode.decoders.1:") and "'zbar'" in p for p in found)
+    assert any(p.startswith("kiosk.toml:6: decode.decoders.1:") and '(got "zbar")' in p for p in found)
     assert len(found) == 3
 
 
@@ -145,3 +145,23 @@ def test_database_file_must_stay_inside_the_state_directory():
 def test_a_region_too_small_to_hold_a_code_is_refused():
     (found,) = problems("[decode]\ndownscale = 0.1\n[decode.roi]\nwidth = 0.01\nheight = 0.01\n")
     assert "no code fits" in found
+
+
+def test_a_camera_index_may_be_written_as_a_number():
+    """The example says `a device index (0)`; `source = 0` was refused as not a string (issue 12 item 10)."""
+    assert parse_config("[camera]\nsource = 0\n").camera.source == "0"
+    assert parse_config('[camera]\nsource = "/dev/video2"\n').camera.source == "/dev/video2"
+    assert problems("[camera]\nsource = true\n") == [
+        "kiosk.toml:2: camera.source: Input should be a valid string (got true)"
+    ]
+
+
+def test_problems_show_values_as_toml_writes_them_never_a_python_dict():
+    """A rule over a whole table printed the table as a Python dict (`got {'host': '0.0.0.0'}`)."""
+    found = problems('[status_page]\nhost = "0.0.0.0"\n\n[camera]\nfps = "fast"\nloop = 3\n')
+    assert found == [
+        'kiosk.toml:5: camera.fps: Input should be a valid number (got "fast")',
+        "kiosk.toml:6: camera.loop: Input should be a valid boolean (got 3)",
+        "kiosk.toml:1: status_page: a status page reachable from the network needs a token of at least 16 characters",
+    ]
+    assert not any("{" in line or "'" in line for line in found)

@@ -75,6 +75,25 @@ def sync_once(config: KioskConfig) -> dict[str, Any]:
     }
 
 
+def describe_sync(report: dict[str, Any]) -> list[str]:
+    """`sync_once`'s report as sentences for a technician; the error line only when there was one."""
+    batches = f"{report['batches']} batch" + ("" if report["batches"] == 1 else "es")
+    lines = [f"Uploaded {report['uploaded']} events in {batches}; {report['remaining']} still waiting."]
+    if report["quarantined"]:
+        lines.append(f"{report['quarantined']} batches refused by the server and set aside (see kiosk doctor).")
+    lines.append(_CONFIG_SENTENCES[report["config"]])
+    if report["error"]:
+        lines.append(f"Last error: {report['error']}")
+    return lines
+
+
+_CONFIG_SENTENCES = {
+    "updated": "Lists and policy updated.",
+    "unchanged": "Lists and policy unchanged.",
+    "failed": "Lists and policy not updated: the last good copy stays in use.",
+}
+
+
 def _recorded(config: KioskConfig) -> int:
     if not config.database_path.exists():
         return 0
