@@ -22,6 +22,7 @@ class DemoDisplay:
         self.out = out
         self.live = out.isatty()
         self.counts: Counter[str] = Counter()
+        self.decisions: list[tuple[str, str | None, str]] = []  # (kind, subject key, "DECISION reason"), in order
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -29,6 +30,7 @@ class DemoDisplay:
 
     def signal(self, event: Event) -> None:
         self.counts[event.decision] += 1
+        self.decisions.append((event.kind, event.subject_key, f"{event.decision} {event.reason}"))
         subject = f"subject {event.subject_key[:8]}…" if event.subject_key else "no identity"
         line = (
             f"  {time.monotonic() - self._started:6.1f} s  {event.decision:<6} {event.reason:<16} "

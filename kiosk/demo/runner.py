@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,6 +25,7 @@ from kiosk.app import Kiosk, assemble
 from kiosk.camera.files import VideoFileSource
 from kiosk.config import KioskConfig
 from kiosk.credentials import Identity, SubjectKeyer
+from kiosk.demo.accounting import Outcome, Presentation, account
 from kiosk.demo.central import LocalCentral
 from kiosk.demo.display import DemoDisplay
 from kiosk.hardware.feedback import FeedbackFanout
@@ -37,7 +39,12 @@ DENIED_ID = "074083001122"  # the demo's denylisted (fictitious) person
 DEMO_PORT = 8080  # the central server's, when free (else any free port)
 
 
-def demo_config(state_dir: Path) -> KioskConfig:
+COOLDOWN_S = 5.0  # film seconds: one person showing the same code again at once is one passage
+
+
+def demo_config(state_dir: Path, speed: float = 1.0) -> KioskConfig:
+    """The demo gate. Its debounce windows are in the film's time (divided by `speed`), so the film played
+    faster gives the same passages: the same code shown again at once is one passage at any speed."""
     denied = SubjectKeyer(bytes.fromhex(DEMO_SECRET)).key(Identity("VN-ID", DENIED_ID))
     return KioskConfig.model_validate(
         {
@@ -45,6 +52,7 @@ def demo_config(state_dir: Path) -> KioskConfig:
             "device": {"id": "demo-kiosk", "venue": "DEMO-GATE-01", "direction": "in"},
             "camera": {"source": str(MEDIA / "gate.mp4"), "realtime": True},
             "decode": {"decoders": ["zxing", "pyzbar"]},
+            "debounce": {"cooldown_s": COOLDOWN_S / speed, "absent_s": 1.0 / speed},
             "policy": {"denylist": [denied]},
             "feedback": {"outputs": ["gpio"], "gpio": {"pin_factory": "mock", "relay_hold_s": 1.5, "light_s": 1.0}},
             "sync": {"poll_s": 0.5, "heartbeat_s": 5, "config_s": 30},
@@ -63,6 +71,7 @@ def run_demo(
     until `wait` returns, e.g. on Ctrl-C."""
     temporary = state_dir is None
     state = Path(tempfile.mkdtemp(prefix="kiosk-demo-")) if state_dir is None else state_dir
+    state.mkdir(parents=True, exist_ok=True)  # --state-dir DIR: made if new, as kiosk run makes its own
     try:
         return _run(state, speed, out, wait)
     finally:
@@ -71,16 +80,16 @@ def run_demo(
 
 
 def _run(state: Path, speed: float, out: TextIO, wait: Callable[[], None] | None) -> int:
-    config = demo_config(state)
+    config = demo_config(state, speed)
     manifest = json.loads((MEDIA / "manifest.json").read_text(encoding="utf-8"))
     with LocalCentral(state, bytes.fromhex(DEMO_SECRET), port=DEMO_PORT) as central:
         code, password = _province(central)
         enrolment = enrol_device(config, central.url, code, None)
         out.write(f"central server at {central.url}; kiosk enrolled as device {enrolment.device_id}\n")
-        kiosk, elapsed = _gate(config, manifest, speed, out)
+        replay = _gate(config, manifest, speed, out)
         held = central.events_held(enrolment.device_id)
-        out.write(summary(kiosk, manifest, elapsed, state) + "\n")
-        recorded = _events(kiosk.config.database_path)
+        out.write(summary(replay, manifest, state) + "\n")
+        recorded = _events(config.database_path)
         out.write(f"  centre      {held} of the kiosk's {recorded} events held by the central server\n")
         if wait is not None:
             out.write(_tour(central.url, password, manifest))
@@ -125,15 +134,25 @@ def _tour(url: str, password: str, manifest: dict[str, Any]) -> str:
     )
 
 
-def _gate(config: KioskConfig, manifest: dict[str, Any], speed: float, out: TextIO) -> tuple[Kiosk, float]:
-    """The kiosk on the film with mock GPIO; returns it closed, once its events have reached the centre."""
+@dataclass(frozen=True)
+class Replay:
+    """The kiosk after the film (closed), how long the film took, at what speed, and what it decided."""
+
+    kiosk: Kiosk
+    elapsed_s: float
+    speed: float
+    decisions: list[tuple[str, str | None, str]]
+
+
+def _gate(config: KioskConfig, manifest: dict[str, Any], speed: float, out: TextIO) -> Replay:
+    """The kiosk on the film with mock GPIO, closed once its events have reached the centre."""
     factory = MockFactory(pin_class=MockPWMPin)
     try:
         gpio = _gpio(config, factory)
         display = DemoDisplay(gpio, out)
         source = VideoFileSource(MEDIA / "gate.mp4", fps=manifest["fps"] * speed)
         kiosk = assemble(config, source=source, feedback=FeedbackFanout([gpio, display]))
-        out.write(f"kiosk demo: {len(manifest['presentations'])} people at a gate, film {_film(manifest, speed)}\n")
+        out.write(f"kiosk demo: {_cast(manifest)} at a gate, film {_film(manifest, speed)}\n")
         started = time.monotonic()
         kiosk.start()
         ticker = threading.Thread(target=display.tick_until, args=(kiosk.grabber,), daemon=True)
@@ -145,7 +164,7 @@ def _gate(config: KioskConfig, manifest: dict[str, Any], speed: float, out: Text
             display.stop()
             ticker.join(timeout=2)
             kiosk.close()
-        return kiosk, time.monotonic() - started
+        return Replay(kiosk, time.monotonic() - started, speed, display.decisions)
     finally:
         factory.reset()
 
@@ -177,30 +196,50 @@ def _gpio(config: KioskConfig, factory: MockFactory) -> GpioFeedback:
     return GpioFeedback(pins, pin_factory=factory)
 
 
+def _cast(manifest: dict[str, Any]) -> str:
+    people = len({p["person"] for p in manifest["presentations"]})
+    return f"{len(manifest['presentations'])} presentations of a QR code by {people} people"
+
+
 def _film(manifest: dict[str, Any], speed: float) -> str:
     seconds = manifest["frames"] / manifest["fps"]
     pace = "" if speed == 1 else f", played at {speed:g}x"
     return f"of {seconds:.0f} s at {manifest['fps']} fps ({manifest['width']}x{manifest['height']}){pace}"
 
 
-def summary(kiosk: Any, manifest: dict[str, Any], elapsed: float, state: Path) -> str:
-    """The final report: what the loop saw, decided and committed, and how fast."""
-    metrics = kiosk.metrics.snapshot()
+def summary(replay: Replay, manifest: dict[str, Any], state: Path) -> str:
+    """The final report: what the loop saw, decided and committed, how fast, and what became of each
+    presentation of the film."""
+    kiosk = replay.kiosk
+    metrics: dict[str, Any] = kiosk.metrics.snapshot()
     stats = kiosk.grabber.stats
-    decided = sum(metrics["decisions"].values())
+    frames, rate = metrics["frames"], manifest["fps"] * replay.speed
+    keyer = SubjectKeyer(bytes.fromhex(DEMO_SECRET))
+    outcomes = account(Presentation.from_manifest(manifest), replay.decisions, keyer)
     lines = [
         "",
         "summary",
-        f"  frames      {metrics['frames']} processed, {stats.dropped} dropped, {metrics['frames'] / elapsed:.1f} fps",
-        f"  codes       {metrics['codes']} reads in {metrics['frames_with_code']} frames",
-        f"  decisions   {decided} for {len(manifest['presentations'])} presentations: "
+        f"  frames      {frames} of the film's {manifest['frames']} decoded, {stats.dropped} dropped; "
+        f"{frames / replay.elapsed_s:.1f} per second (the film played at {rate:g} fps)",
+        f"  codes       {metrics['codes']} read, in {metrics['frames_with_code']} frames showing a code",
+        f"  decisions   {sum(metrics['decisions'].values())} for {len(outcomes)} presentations: "
         + ", ".join(f"{k} {v}" for k, v in sorted(metrics["decisions"].items())),
+        *[
+            f"              #{o.presentation.number} {_frames(o)}: not decided, {o.why_not}"
+            for o in outcomes
+            if not o.decision
+        ],
         f"  latency     frame to feedback p50 {_ms(metrics['decision_ms']['p50'])}, "
         f"p95 {_ms(metrics['decision_ms']['p95'])} (commit with synchronous=FULL included)",
         f"  decode      per frame p50 {_ms(metrics['decode_ms']['p50'])}, p95 {_ms(metrics['decode_ms']['p95'])}",
         f"  store       {state / 'events.db'}: {_stored(kiosk.config.database_path)}",
     ]
     return "\n".join(lines)
+
+
+def _frames(outcome: Outcome) -> str:
+    shown = outcome.presentation
+    return f"(frames {shown.first_frame}-{shown.last_frame}, {shown.medium})"
 
 
 def _stored(database: Path) -> str:
