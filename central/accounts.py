@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -54,32 +55,45 @@ def add_account(
     unit: str | None = None,
     venue: str | None = None,
 ) -> int:
+    check_password(password)
+    row = check_new_account(conn, username, role, unit=unit, venue=venue)
+    row |= {"password_hash": _hasher.hash(password), "created_at": now}
+    return int(conn.execute(accounts.insert().values(row)).inserted_primary_key[0])  # type: ignore[index]
+
+
+def check_new_account(
+    conn: Connection, username: str, role: str, *, unit: str | None = None, venue: str | None = None
+) -> dict[str, Any]:
+    """Everything about a new account but its password, checked (so a command line can say what is wrong before
+    asking for one); the account's row without password and time."""
     username = username.strip().lower()
     if not _USERNAME.fullmatch(username):
         raise CentralError("a username is 3 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
     if role not in ROLES:
         raise CentralError(f"no role {role!r}; one of: {', '.join(ROLES)}")
-    check_password(password)
     if role == "venue_admin" and not venue:
         raise CentralError("a venue admin needs --venue")
     if role in ("unit_officer", "tracer") and not unit:
         raise CentralError(f"a {role} needs --unit: the unit whose area they see")
     if conn.execute(select(accounts.c.id).where(accounts.c.username == username)).first():
         raise Conflict(f"account {username} exists already")
-    row = {
+    return {
         "username": username,
-        "password_hash": _hasher.hash(password),
         "role": role,
         "unit_id": unit_id(conn, unit) if unit else None,
         "venue_id": venue_id(conn, venue) if venue else None,
-        "created_at": now,
     }
-    return int(conn.execute(accounts.insert().values(row)).inserted_primary_key[0])  # type: ignore[index]
 
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise CentralError(f"a password needs at least {MIN_PASSWORD} characters")
+
+
+def require_account(conn: Connection, username: str) -> None:
+    """NotFound unless an account `username` exists (before a command line asks for its new password)."""
+    if not conn.execute(select(accounts.c.id).where(accounts.c.username == username)).first():
+        raise NotFound(f"no account {username}")
 
 
 def set_password(conn: Connection, username: str, password: str) -> None:

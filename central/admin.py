@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from central.categories import CATEGORIES
 from central.errors import Conflict, NotFound
 from central.schema import devices, enroll_codes, units, venues
+from central.unittree import UnitTree
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over a phone without mistakes
 CODE_LENGTH = 12
@@ -69,3 +71,39 @@ def revoke_device(conn: Connection, device_id: str, now: datetime) -> None:
     )
     if result.rowcount == 0:
         raise NotFound(f"no active device {device_id}")
+
+
+def list_units(conn: Connection, under: str | None = None) -> list[dict[str, Any]]:
+    """Units depth first in code order (`under` and below, or all), each with its depth (the first 0) and the
+    number of venues registered directly in it."""
+    tree = UnitTree.load(conn)
+    walked = tree.walk(unit_id(conn, under) if under else None)
+    counts: dict[int, int] = dict(
+        conn.execute(select(venues.c.unit_id, func.count()).group_by(venues.c.unit_id)).tuples().all()
+    )
+    top = min((depth for _, depth in walked), default=0)
+    parents = {unit.id: tree.units[unit.parent_id].code for unit, _ in walked if unit.parent_id in tree.units}
+    return [
+        {"code": u.code, "name": u.name, "parent": parents.get(u.id), "depth": d - top, "venues": counts.get(u.id, 0)}
+        for u, d in walked
+    ]
+
+
+def list_venues(conn: Connection, unit: str | None = None, category: str | None = None) -> list[dict[str, Any]]:
+    """Venues in code order (in `unit` and the units below it, or all; of one `category`), each with its unit
+    and the number of kiosks enrolled there and not revoked."""
+    query = (
+        select(venues.c.id, venues.c.code, venues.c.name, venues.c.category, units.c.code.label("unit"))
+        .join(units, units.c.id == venues.c.unit_id)
+        .order_by(venues.c.code)
+    )
+    if unit is not None:
+        query = query.where(venues.c.unit_id.in_(UnitTree.load(conn).subtree_ids(unit_id(conn, unit))))
+    if category is not None:
+        query = query.where(venues.c.category == category)
+    active = select(devices.c.venue_id, func.count()).where(devices.c.revoked_at.is_(None))
+    kiosks: dict[int, int] = dict(conn.execute(active.group_by(devices.c.venue_id)).tuples().all())
+    return [
+        {"code": r.code, "name": r.name, "unit": r.unit, "category": r.category, "kiosks": kiosks.get(r.id, 0)}
+        for r in conn.execute(query)
+    ]

@@ -18,9 +18,9 @@ import click
 from sqlalchemy import Connection, Engine, select
 
 from central import __version__
-from central.categories import CATEGORIES
 from central.cliaccounts import account
 from central.clideclare import contact_key, declaration_settings, pass_key
+from central.cliplaces import unit, venue
 from central.clitrace import dwell, trace_command
 from central.db import connect, resolve_url
 from central.errors import CentralError
@@ -146,43 +146,6 @@ def migrate(ctx: click.Context) -> None:
     """Bring the database schema up to date (serve does this too)."""
     engine_of(ctx)
     click.echo("schema up to date")
-
-
-@cli.group()
-def unit() -> None:
-    """Administrative units: a tree of any depth (province > commune, or with districts)."""
-
-
-@unit.command("add")
-@click.argument("code")
-@click.argument("name")
-@click.option("--parent", help="Code of the unit above this one.")
-@click.pass_context
-def unit_add(ctx: click.Context, code: str, name: str, parent: str | None) -> None:
-    from central.admin import add_unit
-
-    with transaction(ctx) as conn:
-        add_unit(conn, code, name, parent, utcnow())
-    click.echo(f"unit {code} added")
-
-
-@cli.group()
-def venue() -> None:
-    """Venues: the places with gates."""
-
-
-@venue.command("add")
-@click.argument("code")
-@click.argument("name")
-@click.option("--unit", "unit_code", required=True, help="Code of the administrative unit.")
-@click.option("--category", required=True, type=click.Choice(list(CATEGORIES)), help="Kind of venue (2278/BTTTT).")
-@click.pass_context
-def venue_add(ctx: click.Context, code: str, name: str, unit_code: str, category: str) -> None:
-    from central.admin import add_venue
-
-    with transaction(ctx) as conn:
-        add_venue(conn, code, name, unit_code, category, utcnow())
-    click.echo(f"venue {code} added")
 
 
 @cli.command("enroll-code")
@@ -384,5 +347,5 @@ def openapi(output: str | None) -> None:
 
 
 cli.add_command(account)  # central/cliaccounts.py
-for command in (pass_key, contact_key, declaration_settings, trace_command, dwell):  # clideclare, clitrace
+for command in (unit, venue, pass_key, contact_key, declaration_settings, trace_command, dwell):  # cli*.py
     cli.add_command(command)

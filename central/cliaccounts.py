@@ -30,12 +30,14 @@ def _password(from_stdin: bool) -> str:
 def account_add(
     ctx: click.Context, username: str, role: str, unit_code: str | None, venue_code: str | None, password_stdin: bool
 ) -> None:
-    """Add a staff account (the password is asked for, twice)."""
+    """Add a staff account (the password is asked for, twice, once the rest is known to be right)."""
     from central import audit
-    from central.accounts import add_account
+    from central.accounts import add_account, check_new_account
     from central.cli import transaction
     from central.timeutil import utcnow
 
+    with transaction(ctx) as conn:
+        check_new_account(conn, username, role, unit=unit_code, venue=venue_code)
     password = _password(password_stdin)
     with transaction(ctx) as conn:
         now = utcnow()
@@ -51,9 +53,11 @@ def account_add(
 @click.pass_context
 def account_password(ctx: click.Context, username: str, password_stdin: bool) -> None:
     """Set a new password."""
-    from central.accounts import set_password
+    from central.accounts import require_account, set_password
     from central.cli import transaction
 
+    with transaction(ctx) as conn:
+        require_account(conn, username)
     password = _password(password_stdin)
     with transaction(ctx) as conn:
         set_password(conn, username, password)

@@ -44,11 +44,13 @@ def central(db_url: str, tmp_path: Path) -> Run:
     secret_file.write_text(SECRET.hex())
     secret_file.chmod(0o600)
 
-    def run(*args: str, db: str | None = db_url, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, db: str | None = db_url, env: dict[str, str] | None = None, stdin: str = ""
+    ) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "central", *(["--db", db] if db else []), "--secret-file", str(secret_file)]
         environment = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_CENTRAL_")} | (env or {})
         return subprocess.run(
-            [*command, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=environment
+            [*command, *args], input=stdin, capture_output=True, text=True, timeout=60, cwd=tmp_path, env=environment
         )
 
     return run
@@ -299,3 +301,48 @@ def test_device_revoke(central: Run, engine: Engine) -> None:
         assert conn.execute(select(devices.c.revoked_at).where(devices.c.id == device.id)).scalar() is not None
     assert central("device", "list").stdout.split() == [device.id, "V1", "revoked"]
     assert "no active device" in refused(central("device", "revoke", device.id))
+
+
+def test_account_add_says_the_unit_is_unknown_before_asking_for_a_password(central: Run, engine: Engine) -> None:
+    """Issue 12 item 12: the password was asked for twice, then the unit was found not to exist."""
+    add_unit(engine, "67", "Tỉnh Đắk Nông")
+    for args, refusal in [
+        (["--role", "tracer", "--unit", "99"], "no unit 99"),
+        (["--role", "venue_admin", "--venue", "NOPE"], "no venue NOPE"),
+        (["--role", "tracer"], "needs --unit"),
+    ]:
+        done = central("account", "add", "dn-cdc", *args, stdin="a-long-password-1\na-long-password-1\n")
+        assert done.returncode == 1 and refusal in done.stderr, done.stderr
+        assert "Password" not in done.stdout + done.stderr
+    done = central("account", "add", "dn-cdc", "--role", "tracer", "--unit", "67", stdin="a-long-password-1\n" * 2)
+    assert done.returncode == 0 and "Password" in done.stderr, done.stderr
+    again = central("account", "add", "dn-cdc", "--role", "tracer", "--unit", "67")
+    assert again.returncode == 1 and "exists already" in again.stderr and "Password" not in again.stdout
+    nobody = central("account", "password", "nobody")
+    assert nobody.returncode == 1 and "no account nobody" in nobody.stderr and "Password" not in nobody.stdout
+
+
+def test_unit_list_shows_the_tree_and_venue_list_the_venues(central: Run, engine: Engine) -> None:
+    """Issue 12 item 13: units and venues could be added but not listed."""
+    assert central("unit", "list").stdout == "no units yet: kiosk-central unit add CODE NAME\n"
+    add_unit(engine, "67", "Tỉnh Đắk Nông")
+    add_unit(engine, "660", "Thành phố Gia Nghĩa", parent="67")
+    add_unit(engine, "01", "Hà Nội")
+    add_venue(engine, "BV-DN", unit="660", category="hospital")
+    add_venue(engine, "CHO-HN", unit="01", category="market")
+    enrolled(engine, "BV-DN")
+    assert central("unit", "list").stdout.splitlines() == [
+        "01  Hà Nội  (1 venue)",
+        "67  Tỉnh Đắk Nông  (0 venues)",
+        "  660  Thành phố Gia Nghĩa  (1 venue)",
+    ]
+    under = json.loads(central("unit", "list", "--under", "67", "--json").stdout)
+    assert [(u["code"], u["parent"], u["depth"]) for u in under] == [("67", None, 0), ("660", "67", 1)]
+    venues = central("venue", "list").stdout.splitlines()
+    assert venues[0].startswith("BV-DN  ") and venues[0].endswith("unit 660  hospital  1 kiosk")
+    assert venues[1].endswith("unit 01  market  0 kiosks")
+    in_67 = json.loads(central("venue", "list", "--unit", "67", "--json").stdout)
+    assert [v["code"] for v in in_67] == ["BV-DN"] and in_67[0]["kiosks"] == 1
+    assert central("venue", "list", "--category", "school").stdout == "no venues here\n"
+    unknown = central("venue", "list", "--unit", "99")
+    assert unknown.returncode == 1 and "no unit 99" in unknown.stderr
