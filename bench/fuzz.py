@@ -1,10 +1,13 @@
 """Hostile input: every parser a stranger's QR text reaches, and the decode path, fed mutated real codes.
 
 Structure-aware mutation of valid codes (the DCC test vectors, the SMART Health Card examples, the ICAO VDS-NC
-seals, a signed declaration pass, CCCD and PC-Covid texts): text edits, and edits inside each layer (base45 ->
-zlib -> COSE/CBOR; shc digits -> JWS -> DEFLATE -> JSON; JSON values; pipe-separated fields), so most inputs get
-past the first check. The decode path gets QR images of hostile texts, corrupted and odd-shaped frames, and
-mutated PNG/JPEG bytes as the centre's tracing page receives them. The centre's request bodies get mutated
+seals, a signed declaration pass, CCCD and PC-Covid texts) and of signed certificates whose CBOR is no JSON data
+(byte-string keys, nested tags, huge integers, NaN, deep nesting, cycles: tests/dccmaker.py, issue 12): text
+edits, and edits inside each layer (base45 -> zlib -> COSE/CBOR; shc digits -> JWS -> DEFLATE -> JSON; JSON
+values; pipe-separated fields), so most inputs get past the first check. What `kiosk verify` prints of each
+code, as JSON and as text, must encode as strict JSON and UTF-8 (the verify-output target). The decode path
+gets QR images of hostile texts, corrupted and odd-shaped frames, and mutated PNG/JPEG bytes as the centre's
+tracing page receives them. The centre's request bodies get mutated
 uploads (plain and gzip). Then, where atheris installs (x86_64), libFuzzer's coverage-guided search runs on
 `read_credential` in a child process, seeded with the same codes.
 
@@ -61,12 +64,17 @@ from kiosk.credentials.context import VerifyContext  # noqa: E402
 from kiosk.credentials.cose import key_id  # noqa: E402
 from kiosk.credentials.passes import PassClaims, issue_pass  # noqa: E402
 from kiosk.credentials.reader import PARSERS  # noqa: E402
+from kiosk.credentials.subject import SubjectKeyer  # noqa: E402
 from kiosk.credentials.trust import TrustStore, signer_from_certificate  # noqa: E402
 from kiosk.decode import DecoderChain  # noqa: E402
 from kiosk.decode.opencv import OpenCVDecoder  # noqa: E402
 from kiosk.decode.zbar import ZbarDecoder  # noqa: E402
 from kiosk.decode.zxing import ZxingDecoder  # noqa: E402
 from kiosk.verifier import Verifier  # noqa: E402
+from kiosk.verifyreport import SubjectKeying, report_text, verification_report  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from dccmaker import hostile_payloads, make_hc1, make_signer  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 HANG_S = 0.050
@@ -97,6 +105,10 @@ class Seeds:
     texts: dict[str, list[str]]
     shc_chunks: list[str]
     ctx: VerifyContext
+    hostile: list[str]  # signed HC1 codes whose CBOR is no JSON data: seeds to mutate, not the valid baseline
+
+    def valid(self, family: str) -> list[str]:
+        return [t for t in self.texts[family] if t not in self.hostile]
 
 
 def seeds() -> Seeds:
@@ -130,8 +142,11 @@ def seeds() -> Seeds:
     trust.pass_keys.update(pass_trust.pass_keys)
     claims = PassClaims("0123456789abcdef0123456789abcdef", NOW, "green", NOW + timedelta(hours=24), b"d-1", "VN-67")
     passes = [issue_pass(claims, key, kid)]
-    texts = {"hc1": hc1, "shc": shc + chunks, "vdsnc": vds, "pass": passes, "pipe": SEEDS_CCCD_PCCOVID}
-    return Seeds(texts, chunks, VerifyContext(trust, NOW))
+    signer = make_signer("ES256")  # trusted, so that a hostile payload gets past the signature to the fields
+    trust.add_dcc_certificate(signer.der, {"country": "VN"}, "fuzz-hostile")
+    hostile = [make_hc1(signer, payload=payload) for payload in hostile_payloads().values()]
+    texts = {"hc1": hc1 + hostile, "shc": shc + chunks, "vdsnc": vds, "pass": passes, "pipe": SEEDS_CCCD_PCCOVID}
+    return Seeds(texts, chunks, VerifyContext(trust, NOW), hostile)
 
 
 _SHC_ISS = "https://spec.smarthealth.cards/examples/issuer"
@@ -410,7 +425,7 @@ def targets(s: Seeds) -> list[Target]:
 
     families = {"hc1": "parse_hc1", "shc": "parse_shc", "vdsnc": "parse_vdsnc", "pass": "parse_pass"}
     out = [
-        Target(f"parse-{f}", parse_with(p), (CredentialError,), texts_of(f), corpus[f], 0.12)
+        Target(f"parse-{f}", parse_with(p), (CredentialError,), texts_of(f), s.valid(f), 0.12)
         for f, p in families.items()
     ]
     pipe = (parse_with("parse_pccovid"), parse_with("parse_cccd"))
@@ -418,7 +433,8 @@ def targets(s: Seeds) -> list[Target]:
         Target("parse-pipe", lambda t: [parse(t) for parse in pipe], (CredentialError,), texts_of("pipe"),
                corpus["pipe"], 0.12),
         Target("read-credential", lambda t: read_credential(t, ctx), (), lambda r: hostile_text(r, corpus)[1],
-               [t for v in corpus.values() for t in v], 0.30),
+               [t for f in corpus for t in s.valid(f)], 0.30),
+        verify_output_target(s),
         Target("verifier-shc-chunks", lambda t: verifier.read(t, NOW), (), verifier_make, s.shc_chunks, 0.08),
         Target("decode-qr", decode_and_read, (), lambda r: qr_frame(hostile_text(r, corpus)[1], r), frames, 0.025,
                notes=decoded),
@@ -429,6 +445,26 @@ def targets(s: Seeds) -> list[Target]:
                [(upload.encode(), "")], 0.08),
     ]  # fmt: skip
     return out
+
+
+def verify_output_target(s: Seeds) -> Target:
+    """What `kiosk verify` prints, as strict JSON and as sentences, written as UTF-8: issue 12's crash was there."""
+    keying = SubjectKeying(SubjectKeyer(hashlib.sha256(b"fuzz subject-key secret").digest()), "kiosk-secret")
+    pool = [t for texts in s.texts.values() for t in texts]
+
+    def verify_output(text: str) -> object:
+        report = verification_report(read_credential(text, s.ctx), keying, None, NOW)
+        return json.dumps(report, ensure_ascii=False, allow_nan=False).encode() + report_text(report).encode()
+
+    def make(rng: random.Random) -> str:
+        if rng.random() < 0.5:  # half the time a hostile certificate: as it is, or edited in its CBOR or text
+            text = rng.choice(s.hostile)
+            if rng.random() < 0.3:
+                return text
+            return mutate_layered(rng, "hc1", text) or mutate_text(rng, text, pool)
+        return hostile_text(rng, s.texts)[1]
+
+    return Target("verify-output", verify_output, (), make, [t for f in s.texts for t in s.valid(f)], 0.08)
 
 
 # ---------------------------------------------------------------- running

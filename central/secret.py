@@ -10,6 +10,7 @@ from central.errors import CentralError
 from central.statedir import ENV as STATE_ENV
 from central.statedir import ensure_state_dir, state_dir
 from kiosk.secrets import SecretError, load_or_create_secret
+from kiosk.secrets import load_secret as read_secret
 
 DEFAULT_SECRET = "kiosk-central.secret"  # noqa: S105 (a file name, not a secret)
 ENV = "KIOSK_CENTRAL_SECRET_FILE"
@@ -29,11 +30,12 @@ def load_secret(path: Path) -> bytes:
 
 def existing_secret(path: Path) -> bytes:
     """The secret in `path`, which must exist: a new one would match no kiosk's subject keys."""
-    if not path.is_file():
+    try:
+        secret = read_secret(path)
+    except SecretError as exc:
+        raise CentralError(str(exc)) from None
+    if secret is None:
         raise CentralError(
             f"{path}: no subject-key secret there; give the server's with --secret-file or set {STATE_ENV}"
         )
-    try:
-        return load_or_create_secret(path)
-    except SecretError as exc:
-        raise CentralError(str(exc)) from None
+    return secret

@@ -184,6 +184,8 @@ def scan(paths: tuple[str, ...], as_json: bool, decoders: str) -> None:
     type=click.Choice(["log-only", "identity", "certificate", "pass"]),
     help="Also decide as a gate in this mode would (default: the mode that checks this kind of code).",
 )
+@click.option("--config", "config_flag", help=CONFIG_HELP + " Its subject-key secret gives the gate's key.")
+@click.option("--state-dir", help=STATE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def verify(
     text: str | None,
@@ -192,32 +194,25 @@ def verify(
     trust_list: str | None,
     at: str | None,
     mode: str | None,
+    config_flag: str | None,
+    state_dir: str | None,
     as_json: bool,
 ) -> None:
-    """Read and verify one code offline: kind, signature, validity, whose it is, and what a gate would decide.
-    Exits 0 whatever the verdict."""
+    """Read and verify one code offline: kind, signature, validity, whose it is (the subject key this kiosk's
+    gate would record), and what a gate would decide. Exits 0 whatever the verdict."""
     from kiosk.credentials import read_credential
     from kiosk.credentials.context import VerifyContext
-    from kiosk.verifyreport import gate_decision, verification_report
+    from kiosk.verifyreport import kiosk_keying, report_text, verification_report
 
     if sum(x is not None for x in (text, text_file, image)) != 1:
         raise click.UsageError("give exactly one of --text, --text-file, --image")
     ctx = VerifyContext(_trust(trust_list), _when(at))
+    keying = kiosk_keying(get_config(config_flag, state_dir).secret_path)
     code = text if text is not None else _code_text(text_file, image)
-    credential = read_credential(code, ctx)
-    report = verification_report(credential)
-    report["decision"] = gate_decision(credential, mode, ctx.now)
+    report = verification_report(read_credential(code, ctx), keying, mode, ctx.now)
     if code == "" and image:
         report["reasons"] = ["no-code-in-image"]
-    if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False))
-    else:
-        verdict = "VALID" if report["valid"] else "NOT VALID"
-        click.echo(f"{report['kind']}: {verdict} {report['checks']} {', '.join(report['reasons'])}")
-        gate = report["decision"]
-        click.echo(f"  a {gate['mode']} gate: {gate['outcome']} ({gate['reason']})")
-        for key, value in report["subject"].items():
-            click.echo(f"  {key}: {value}")
+    click.echo(json.dumps(report, ensure_ascii=False, allow_nan=False) if as_json else report_text(report))
 
 
 def _trust(path: str | None) -> TrustStore:

@@ -188,7 +188,7 @@ class ScanLoop:
         credential = self._read(code, now)
         if credential.problem == "partial":
             return None  # one QR of a card split over several: the card is decided when all are in
-        subject_key = credential.subject_key or (self.keyer.key(credential.identity) if credential.identity else None)
+        subject_key = self.keyer.key_of(credential)
         decision = self.policy.decide(credential, subject_key, now)
         latency_ms = (self.clock.monotonic() - frame.captured) * 1000
         event = self._event(credential.kind.value, subject_key, decision.outcome, decision.reason, code.decoder)

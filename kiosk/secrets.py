@@ -27,10 +27,16 @@ LOCAL_NOTE = "made a local subject-key secret; keys match other kiosks only afte
 
 def load_or_create_secret(path: Path, *, note: str = LOCAL_NOTE) -> bytes:
     """The secret in `path`, created (0600, `note` logged) if the file does not exist."""
+    secret = load_secret(path)
+    return _create(path, note) if secret is None else secret
+
+
+def load_secret(path: Path) -> bytes | None:
+    """The secret in `path`; None if there is no such file (nothing is made: for readers such as `kiosk verify`)."""
     try:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
-        return _create(path, note)
+        return None
     except (OSError, UnicodeDecodeError) as exc:
         raise SecretError(f"{path}: cannot read the subject-key secret: {exc}") from exc
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):

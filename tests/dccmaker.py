@@ -74,11 +74,11 @@ def make_hc1(
     kid_in: str = "protected",
     compress: bool = True,
     kid: bytes | None = None,
+    payload: bytes | None = None,
 ) -> str:
-    claims: dict[int, Any] = {1: "VN", 6: int(iat.timestamp()), -260: {1: dcc}}
-    if exp is not None:
-        claims[4] = int(exp.timestamp())
-    payload = cbor2.dumps(claims)
+    """HC1 text of `dcc` signed by `signer`; `payload` signs those CWT bytes instead (tampered CBOR)."""
+    if payload is None:
+        payload = cbor2.dumps(cwt_claims(dcc, iat=iat, exp=exp))
     alg = -7 if signer.alg == "ES256" else -37
     header_kid = signer.kid if kid is None else kid
     protected_map = {1: alg, **({4: header_kid} if kid_in == "protected" else {})}
@@ -92,6 +92,66 @@ def make_hc1(
         body = cbor2.CBORTag(61, body)
     raw = cbor2.dumps(body)
     return "HC1:" + b45encode(zlib.compress(raw, 9) if compress else raw)
+
+
+def cwt_claims(
+    dcc: Any = VN_VACCINATION, *, iat: datetime = T0, exp: datetime | None = T0 + timedelta(days=365)
+) -> dict[Any, Any]:
+    """The CWT claims of a certificate: issuer, issued-at, expiry (if any) and the health certificate."""
+    claims: dict[Any, Any] = {1: "VN", 6: int(iat.timestamp()), -260: {1: dcc}}
+    if exp is not None:
+        claims[4] = int(exp.timestamp())
+    return claims
+
+
+HUGE = 2**20000  # 6,021 digits: str() of it raises ValueError (Python's 4,300-digit limit); CBOR tag 2 (bignum)
+
+
+def nested(depth: int, leaf: Any = 0) -> list[Any]:
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def hostile_payloads() -> dict[str, bytes]:
+    """CWT payloads no issuer makes, each decoding to something that is not JSON data (issue 12): byte-string
+    and array map keys, tags (nested, unknown, and those cbor2 turns into Python objects), huge integers, NaN,
+    infinity, nesting deeper than any certificate, a cycle and a shared-reference bomb. Signed, they pass the
+    signature check: only the parser stands between them and every output. (A date-time tag is not among them:
+    Hungary's and Sweden's certificates write test sample times so, see the EU test vectors.)"""
+    dcc, entry = VN_VACCINATION, VN_VACCINATION["v"][0]
+
+    def with_dcc(changed: dict[Any, Any]) -> bytes:
+        return cbor2.dumps(cwt_claims({**dcc, **changed}))
+
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    bomb: list[Any] = [0]
+    for _ in range(4):  # 100**4 paths to the leaf in about a kilobyte
+        bomb = [bomb] * 100
+    return {
+        "bytes-key-in-entry": with_dcc({"v": [{**entry, b"ci": "URN:UVCI:01:VN:X"}]}),
+        "bytes-key-in-name": with_dcc({"nam": {**dcc["nam"], b"fnt": "NGUYEN"}}),
+        "bytes-key-in-claims": cbor2.dumps({**cwt_claims(), b"\x01": "VN"}),
+        "array-key": with_dcc({"v": [{**entry, (1, 2): "x"}]}),
+        "nested-tags": with_dcc({"ver": cbor2.CBORTag(9999, cbor2.CBORTag(9998, cbor2.CBORTag(4, [-2, 27315])))}),
+        "unknown-tag": with_dcc({"dob": cbor2.CBORTag(40404, "1990-02-01")}),
+        "date-tag": with_dcc({"dob": cbor2.CBORTag(1004, "1990-02-01")}),  # a date-time tag is read (HU, SE)
+        "set-tag": with_dcc({"v": [{**entry, "dt": cbor2.CBORTag(258, ["2021-05-18"])}]}),
+        "regex-tag": with_dcc({"ver": cbor2.CBORTag(35, "(a+)+$")}),
+        "huge-integer-birth-date": with_dcc({"dob": HUGE}),
+        "huge-integer-in-entry": with_dcc({"v": [{**entry, "dn": HUGE}]}),
+        "huge-integer-name": with_dcc({"nam": {**dcc["nam"], "fnt": HUGE}}),
+        "huge-integer-issuer": cbor2.dumps({**cwt_claims(), 1: HUGE}),
+        "nan-expiry": cbor2.dumps({**cwt_claims(), 4: float("nan")}),
+        "infinite-schema": with_dcc({"ver": float("inf")}),
+        "deep-nesting": with_dcc({"ver": nested(200)}),
+        "cycle": cbor2.dumps(cwt_claims({**dcc, "ver": cycle}), value_sharing=True),
+        "shared-reference-bomb": cbor2.dumps(cwt_claims({**dcc, "v": bomb}), value_sharing=True),
+        "many-values": with_dcc({"ver": [0] * 10_001}),
+        "undefined": with_dcc({"ver": cbor2.undefined}),
+    }
 
 
 def sign(signer: Signer, message: bytes) -> bytes:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import unicodedata
 
 import pytest
@@ -81,6 +82,34 @@ def test_same_person_same_key_whether_cccd_or_pccovid():
 def test_key_depends_on_the_secret():
     identity = Identity("VN-ID", "001090012345")
     assert KEYER.key(identity) != SubjectKeyer(b"another secret, also 32 bytes!!!").key(identity)
+
+
+def test_the_key_of_a_credential_is_the_one_it_carries_else_that_of_its_identity():
+    by_card = read_credential(CCCD_AN)
+    assert by_card.identity is not None and KEYER.key_of(by_card) == KEYER.key(by_card.identity)
+    assert KEYER.key_of(Credential(Kind.PASS, subject_key="0" * 32)) == "0" * 32
+    assert KEYER.key_of(Credential(Kind.UNKNOWN)) is None
+
+
+def test_a_credential_carries_only_json_data_whatever_a_parser_hands_it():
+    """Issue 12: details and texts reach `kiosk verify --json`, the terminal and the logs' neighbours."""
+    import cbor2
+    from dccmaker import HUGE, nested
+
+    cycle: list[object] = []
+    cycle.append(cycle)
+    details = {b"bytes key": 1, (1, 2): 2, 3: "int key", "nan": float("nan"), "inf": float("-inf"), "big": HUGE,
+               "tag": cbor2.CBORTag(1004, "x"), "bytes": b"\x00", "set": frozenset({1}), "deep": nested(100),
+               "cycle": cycle, "text": "a\ud800b", "fine": [1, 2.5, "x", None, True, {"k": "v"}]}  # fmt: skip
+    credential = Credential(Kind.UNKNOWN, name="An\udcff", issuer="\ud800", details=details)
+    written = json.dumps(credential.details, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    assert json.loads(written)["fine"] == [1, 2.5, "x", None, True, {"k": "v"}]
+    assert credential.details["text"] == "a\ufffdb" and credential.details["3"] == "int key"
+    assert set(credential.details) == {"3", "nan", "inf", "big", "tag", "bytes", "set", "deep", "cycle", "text",
+                                       "fine"}  # fmt: skip
+    assert all(isinstance(credential.details[k], str) for k in ("nan", "inf", "big", "tag", "bytes", "set"))
+    assert (credential.name, credential.issuer) == ("An\ufffd", "\ufffd")
+    assert Credential(Kind.SHC, details={"part": 2, "parts": 3}).details == {"part": 2, "parts": 3}
 
 
 def test_short_secret_is_refused():

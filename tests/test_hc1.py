@@ -6,14 +6,15 @@ import time
 import zlib
 from datetime import UTC, datetime, timedelta
 
+import cbor2
 import pytest
 from conftest import DATA, timed
-from dccmaker import T0, VN_VACCINATION, make_hc1, make_signer
+from dccmaker import T0, VN_VACCINATION, cwt_claims, hostile_payloads, make_hc1, make_signer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.camera.images import load_grey
-from kiosk.credentials import Credential, Identity, Kind
+from kiosk.credentials import Credential, Identity, Kind, read_credential
 from kiosk.credentials.base import CredentialError
 from kiosk.credentials.base45 import b45decode, b45encode
 from kiosk.credentials.context import VerifyContext
@@ -196,6 +197,57 @@ def test_a_decompression_bomb_is_refused():
     with pytest.raises(CredentialError, match="more than any certificate"):
         parse_hc1(bomb, VerifyContext())
     assert time.perf_counter() - started < 0.05
+
+
+@pytest.mark.parametrize("name", sorted(hostile_payloads()))
+def test_a_signed_payload_that_is_not_json_data_is_refused_as_malformed(name: str):
+    """Issue 12: whatever a signed CWT decodes to, the parser hands on JSON data or refuses, and says why."""
+    signer = make_signer()
+    text = make_hc1(signer, payload=hostile_payloads()[name])
+    ctx = VerifyContext(signer.trust(), AT)
+    outcome, seconds = timed(lambda: parse_hc1(text, ctx))
+    assert isinstance(outcome, CredentialError) and outcome.reason == "malformed", outcome
+    assert outcome.detail.startswith("the CWT claims hold ") and seconds < 0.05
+    credential = read_credential(text, ctx)
+    assert credential == Credential(Kind.EU_DCC, problem="malformed")
+    assert credential.problem_detail == outcome.detail
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("bytes-key-in-entry", "a map key that is a byte string, at -260/1/v/0"),
+        ("bytes-key-in-claims", "a map key that is a byte string, at the top"),
+        ("array-key", "a map key that is an array, at -260/1/v/0"),
+        ("nested-tags", "a CBOR tag (9999), at -260/1/ver"),
+        ("set-tag", "a CBOR tag (set), at -260/1/v/0/dt"),
+        ("date-tag", "a CBOR tag (date), at -260/1/dob"),
+        ("huge-integer-birth-date", "an integer beyond 64 bits, at -260/1/dob"),
+        ("nan-expiry", "a number that is not finite, at 4"),
+        ("deep-nesting", "nesting deeper than 32 levels, at -260/1/ver/0/0/0/0/0"),
+        ("cycle", "a value shared by reference, at -260/1/ver/0"),
+        ("shared-reference-bomb", "a value shared by reference, at -260/1/v/"),
+        ("many-values", "more than 10000 values"),
+        ("undefined", "a CBOR simple value (undefined), at -260/1/ver"),
+    ],
+)
+def test_the_refusal_says_what_and_where_never_the_value(name: str, says: str):
+    signer = make_signer()
+    with pytest.raises(CredentialError) as refused:
+        parse_hc1(make_hc1(signer, payload=hostile_payloads()[name]), VerifyContext(signer.trust(), AT))
+    assert refused.value.detail.startswith(f"the CWT claims hold {says}")
+    assert "URN" not in refused.value.detail and "NGUYEN" not in refused.value.detail
+
+
+def test_a_value_of_the_wrong_type_is_not_turned_into_text():
+    """Byte strings are CBOR data (a CWT may carry a cti), but never text: nothing shows them as text."""
+    signer = make_signer()
+    dcc = {**VN_VACCINATION, "ver": b"1.3.0", "nam": {"fn": {"x": 1}, "gn": 7, "fnt": ["NGUYEN"]}, "dob": 1990}
+    payload = cbor2.dumps({**cwt_claims(dcc), 1: b"VN", 7: b"cti"})
+    credential = parse_hc1(make_hc1(signer, payload=payload), VerifyContext(signer.trust(), AT))
+    assert credential is not None and credential.signature == "valid"
+    assert (credential.name, credential.birth_date, credential.identity, credential.issuer) == (None, None, None, None)
+    assert (credential.details["schema"], credential.details["issuer"]) == (None, None)
 
 
 @settings(max_examples=2000, deadline=None)

@@ -23,12 +23,14 @@ from typing import Any
 
 import pytest
 from conftest import on_canvas, qr_image, write_images
-from dccmaker import VN_VACCINATION, make_hc1, make_signer
+from dccmaker import VN_VACCINATION, hostile_payloads, make_hc1, make_signer, trust_json
 
+from central.api import _upload_body
 from central.subjects import MAX_PIXELS, SubjectError, text_in_image
 from kiosk.app import assemble
 from kiosk.camera.files import ImageFolderSource
 from kiosk.config import KioskConfig
+from kiosk.eventrules import event_problem
 from kiosk.messages import Messages
 from kiosk.store import EventStore
 
@@ -197,3 +199,55 @@ def test_hostile_codes_reach_no_shell_sql_log_console_or_voice(tmp_path: Path, m
     assert said and set(said) <= prepared
     espeak = [json.loads(a) for a in spawned.argvs if "espeak-ng" in a]
     assert espeak and all(argv[-1] in prepared and argv[-2] == "--" for argv in espeak)
+
+
+# ---------------------------------------------------------------- hostile certificates through the real loop
+
+
+def test_hostile_certificates_are_refused_at_the_gate_with_a_reason_and_no_traceback(tmp_path: Path, caplog, capfd):
+    """Issue 12: signed certificates whose CBOR is not JSON data (byte-string keys, tags, huge integers, NaN,
+    deep nesting, cycles) are refused as malformed, each recorded with its reason; nothing fails on the way, and
+    the rows are what the centre's upload accepts (the kiosk keeps derived fields only: no payload reaches it)."""
+    signer = make_signer("ES256", days=365 * 30)
+    codes = [make_hc1(signer, payload=payload) for payload in hostile_payloads().values()]
+    frames = []
+    for code in codes:
+        frames += [on_canvas(qr_image(code, scale=3), at=(20, 20))] * 2 + [on_canvas(qr_image("x") * 0 + 255)]
+    state = tmp_path / "state"
+    state.mkdir()
+    issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    (state / "trust-list.json").write_text(json.dumps({"issued_at": issued, **trust_json(signer)}))
+    config = KioskConfig.model_validate(
+        {
+            "state_dir": str(state),
+            "device": {"id": "gate-7", "venue": "BV-DAKNONG", "direction": "in"},
+            "camera": {"realtime": False},
+            "decode": {"decoders": ["zxing", "pyzbar", "opencv"]},
+            "debounce": {"cooldown_s": 0},
+            "policy": {"mode": "certificate"},
+            "feedback": {"outputs": ["console"]},
+            "status_page": {"enabled": False},  # its port may be taken by another test run: an error, not ours
+        }
+    )
+    caplog.set_level(logging.DEBUG)
+    kiosk = assemble(config, source=ImageFolderSource(write_images(tmp_path / "frames", frames), fps=None))
+    kiosk.start()
+    try:
+        kiosk.run(threading.Event(), until_end=True)
+    finally:
+        kiosk.close()
+    out, err = capfd.readouterr()
+
+    store = EventStore(config.database_path, read_only=True)
+    events = store.unsent(10_000)
+    store.close()
+    assert len(events) == len(codes)
+    assert {(e.kind, e.decision, e.reason) for e in events} == {("eu-dcc", "DENY", "malformed")}
+    assert kiosk.metrics.handler_errors == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert "Traceback" not in out + err
+    rows = [e.as_row() for e in events]
+    assert all(event_problem(row) is None for row in rows)
+    device_time = {"wall": 1.7e9, "mono": 5.0, "boot_id": events[0].boot_id, "synced": True}
+    upload = _upload_body(json.dumps({"device_time": device_time, "events": rows}).encode(), "")
+    assert [e.reason for e in upload.events] == ["malformed"] * len(codes)

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from kiosk.credentials.plain import json_safe, unicode_text
 from kiosk.errors import KioskError
 
 
@@ -55,6 +56,8 @@ class Credential:
     `signature`: "valid", "invalid", "unknown-key" (no trusted key for it) or "none" (an unsigned kind).
     `expiry`: "ok", "expired", "not-yet-valid" or "none" (no validity period). `reasons` holds stable codes of
     any further problem (a signing certificate expired or not allowed for this type, a missing field, ...).
+    Whatever a parser hands over, a credential carries JSON data in `details` and texts that can be written
+    as UTF-8: both reach `kiosk verify`'s JSON and the technician's terminal.
     """
 
     kind: Kind
@@ -70,6 +73,15 @@ class Credential:
     health: tuple[Health, ...] = ()
     reasons: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)  # shown by `kiosk verify`; never stored
+    problem_detail: str | None = field(default=None, compare=False)  # what is malformed, in words; never the text
+
+    def __post_init__(self) -> None:
+        # A frozen dataclass sets its own fields with object.__setattr__ (the dataclasses documentation).
+        object.__setattr__(self, "details", json_safe(self.details))
+        texts = {"name": self.name, "birth_date": self.birth_date, "issuer": self.issuer}
+        for name, value in (texts | {"problem_detail": self.problem_detail}).items():
+            if value is not None:
+                object.__setattr__(self, name, unicode_text(value))
 
     @property
     def decoded(self) -> bool:
@@ -89,4 +101,5 @@ class CredentialError(KioskError, ValueError):
     def __init__(self, kind: Kind, reason: str, detail: str) -> None:
         self.kind = kind
         self.reason = reason
+        self.detail = detail
         super().__init__(f"{kind.value}: {detail}")

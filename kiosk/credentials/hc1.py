@@ -16,6 +16,7 @@ from kiosk.credentials.base import Credential, CredentialError, Health, Identity
 from kiosk.credentials.base45 import b45decode
 from kiosk.credentials.context import VerifyContext
 from kiosk.credentials.cose import MAX_CBOR, CoseError, Sign1, loads_cbor, parse_sign1
+from kiosk.credentials.plain import plain_problem
 from kiosk.credentials.trust import DCC_USAGE, SignerKey
 from kiosk.isotime import parse_iso
 
@@ -41,10 +42,10 @@ def parse_hc1(text: str, ctx: VerifyContext) -> Credential | None:
         Kind.EU_DCC,
         _identity(dcc),
         name=_name(dcc),
-        birth_date=str(dcc.get("dob")) if dcc.get("dob") else None,
+        birth_date=_text(dcc.get("dob")),
         signature=signature,
         expiry=_expiry(_epoch(claims.get(6)), exp, ctx.now),
-        issuer=str(claims.get(1)) if claims.get(1) is not None else None,
+        issuer=_text(claims.get(1)),
         expires_at=exp,
         health=tuple(_health(key, entry) for key, entry in entries),
         reasons=tuple(reasons),
@@ -64,6 +65,9 @@ def _decode(body: str) -> tuple[Sign1, Mapping[Any, Any]]:
         raise CredentialError(Kind.EU_DCC, "malformed", str(exc)) from None
     if not isinstance(claims, Mapping):
         raise CredentialError(Kind.EU_DCC, "malformed", "CWT claims are not a map")
+    problem = plain_problem(claims)  # before any field is read: signed or not, it is no certificate
+    if problem is not None:
+        raise CredentialError(Kind.EU_DCC, "malformed", f"the CWT claims hold {problem}")
     return sign1, claims
 
 
@@ -117,19 +121,19 @@ def _expiry(issued: datetime | None, expires: datetime | None, now: datetime) ->
 
 def _identity(dcc: Mapping[str, Any]) -> Identity | None:
     nam = dcc.get("nam")
-    if not isinstance(nam, Mapping) or not nam.get("fnt"):
+    if not isinstance(nam, Mapping) or _text(nam.get("fnt")) is None:
         return None
-    return Identity("DCC-NAME", f"{nam.get('fnt')}<<{nam.get('gnt') or ''}|{dcc.get('dob') or ''}")
+    return Identity("DCC-NAME", f"{nam['fnt']}<<{_text(nam.get('gnt')) or ''}|{_text(dcc.get('dob')) or ''}")
 
 
 def _name(dcc: Mapping[str, Any]) -> str | None:
     nam = dcc.get("nam")
     if not isinstance(nam, Mapping):
         return None
-    parts = [str(nam.get(k)) for k in ("fn", "gn") if nam.get(k)] or [
-        str(nam.get(k)) for k in ("fnt", "gnt") if nam.get(k)
-    ]
-    return " ".join(parts) or None
+    parts = [_text(nam.get(k)) for k in ("fn", "gn")]
+    if not any(parts):
+        parts = [_text(nam.get(k)) for k in ("fnt", "gnt")]
+    return " ".join(p for p in parts if p) or None
 
 
 def _health(key: str, entry: Mapping[str, Any]) -> Health:
@@ -145,14 +149,19 @@ def _health(key: str, entry: Mapping[str, Any]) -> Health:
 def _details(dcc: Mapping[str, Any], claims: Mapping[Any, Any], entries: list[tuple[str, Any]]) -> dict[str, Any]:
     issued, expires = _epoch(claims.get(6)), _epoch(claims.get(4))
     return {
-        "schema": dcc.get("ver"),
-        "issuer": claims.get(1),
+        "schema": _text(dcc.get("ver")),
+        "issuer": _text(claims.get(1)),
         "issued_at": issued.isoformat() if issued else None,
         "expires_at": expires.isoformat() if expires else None,
         "entries": [
             {"type": _TYPES[key], **{k: v for k, v in e.items() if isinstance(v, str | int)}} for key, e in entries
         ],
     }
+
+
+def _text(value: object) -> str | None:
+    """A text field as text; None if empty or not text (a number or a map is not turned into a name)."""
+    return value if isinstance(value, str) and value else None
 
 
 def _list(value: object) -> list[Any]:
@@ -173,7 +182,10 @@ def _epoch(value: object) -> datetime | None:
 
 
 def _when(value: object) -> datetime | None:
-    """A DCC date ("2021-05-18") or date-time ("2021-05-18T09:37:00Z"), in UTC; None if unreadable."""
+    """A DCC date ("2021-05-18") or date-time ("2021-05-18T09:37:00Z", or CBOR tag 0 or 1 as Hungary and Sweden
+    write it), in UTC; None if unreadable."""
+    if isinstance(value, datetime):
+        return value  # cbor2 gives tags 0 and 1 a time zone
     if not isinstance(value, str):
         return None
     try:

@@ -27,6 +27,7 @@ from kiosk.credentials.base import Credential, CredentialError, Health, Kind
 from kiosk.credentials.base45 import b45decode, b45encode
 from kiosk.credentials.context import VerifyContext
 from kiosk.credentials.cose import EDDSA, CoseError, loads_cbor, parse_sign1, sign1_eddsa
+from kiosk.credentials.plain import plain_problem
 
 PREFIX = "HD1:"
 STATUSES = ("green", "yellow", "red")
@@ -87,6 +88,9 @@ def parse_pass(text: str, ctx: VerifyContext) -> Credential | None:
 def _claims(payload: object) -> PassClaims:
     if not isinstance(payload, Mapping):
         raise ValueError("pass payload is not a map")
+    problem = plain_problem(payload)
+    if problem is not None:
+        raise ValueError(f"the pass payload holds {problem}")
     subject, status, issuer, ident = payload.get(1), payload.get(3), payload.get(6), payload.get(5)
     if not (isinstance(subject, bytes) and len(subject) == 16):
         raise ValueError("pass subject key is not 16 bytes")

@@ -47,7 +47,7 @@ def read_credential(text: str, ctx: VerifyContext | None = None, parsers: tuple[
         try:
             credential = parse(text, context)
         except CredentialError as exc:
-            return Credential(exc.kind, problem=exc.reason)
+            return Credential(exc.kind, problem=exc.reason, problem_detail=exc.detail)
         if credential is not None:
             return credential
     return Credential(Kind.UNKNOWN)

@@ -28,6 +28,7 @@ from kiosk.credentials.base import Credential, CredentialError, Health, Kind
 from kiosk.credentials.context import VerifyContext
 from kiosk.credentials.fields import clean_name
 from kiosk.credentials.jwk import b64url_decode
+from kiosk.credentials.plain import plain_problem
 
 PREFIX = "shc:/"
 MAX_CHUNKS = 10  # the spec's chunking is for cards of a few kilobytes; more parts than this is not a card
@@ -134,6 +135,9 @@ def _json(data: bytes, reason: str, what: str) -> dict[str, Any]:
         raise CredentialError(Kind.SHC, reason, f"the {what} is not JSON") from None
     if not isinstance(value, dict):
         raise CredentialError(Kind.SHC, reason, f"the {what} is not a JSON object")
+    problem = plain_problem(value)  # NaN, Infinity, lone surrogates: JSON a reader accepts, but not data
+    if problem is not None:
+        raise CredentialError(Kind.SHC, reason, f"the {what} holds {problem}")
     return value
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from kiosk.credentials.base import Identity
+from kiosk.credentials.base import Credential, Identity
 
 KEY_HEX_CHARS = 32
 MIN_SECRET_BYTES = 16
@@ -27,3 +27,10 @@ class SubjectKeyer:
     def key(self, identity: Identity) -> str:
         digest = hmac.new(self._secret, identity.normalised().encode("utf-8"), hashlib.sha256).hexdigest()
         return digest[:KEY_HEX_CHARS]
+
+    def key_of(self, credential: Credential) -> str | None:
+        """Whose `credential` is, as the gate records it: the key the code carries (a declaration pass), else
+        the key of its identity; None if it names no one."""
+        if credential.subject_key is not None:
+            return credential.subject_key
+        return self.key(credential.identity) if credential.identity is not None else None

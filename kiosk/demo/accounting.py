@@ -67,5 +67,4 @@ def _outcome(i: int, presentations: Sequence[Presentation], decided: dict[int, s
 
 def _identity(payload: str, keyer: SubjectKeyer) -> tuple[str, str | None]:
     credential = read_credential(payload)
-    key = credential.subject_key or (keyer.key(credential.identity) if credential.identity else None)
-    return credential.kind.value, key
+    return credential.kind.value, keyer.key_of(credential)
