@@ -65,7 +65,16 @@ def create_app(
     rate_limits: RateLimiter | None = None,
 ) -> FastAPI:
     """The app; `rate_limits` None means none (embedded uses: tests, the demo), `serve` passes the configured ones."""
-    app = FastAPI(title="kiosk-central", version=__version__, summary="Gate kiosks sync here (docs/sync-protocol.md)")
+    # No /docs or /redoc: they load Swagger UI from a public CDN. Signed-in staff get the OpenAPI document from
+    # central/web/site_pages.py.
+    app = FastAPI(
+        title="kiosk-central",
+        version=__version__,
+        summary="Gate kiosks sync here (docs/sync-protocol.md)",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     deps = _Deps(engine, clock, rate_limits or RateLimiter.unlimited())
 
     @app.exception_handler(CentralError)

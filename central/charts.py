@@ -1,7 +1,9 @@
 """Bar and line charts as inline SVG, drawn on the server: no script, no CDN, nothing to download.
 
 - Sized by the viewBox alone (width 100%, no fixed height): the same markup fits a phone and a desktop. The
-  default box is narrow (420 units) so that text is still legible when a phone shrinks it.
+  default box is narrow (360 units) so that text is still legible when a phone shrinks it (10 px on a 320 px
+  screen), and the page's stylesheet caps a chart's width (`.chart`) so that a desktop does not blow its text
+  up past the page's own size.
 - Accessible: role="img" with <title> and <desc> named by aria-labelledby; the default <desc> lists every
   value, so a screen reader gets the data, not just a picture; every bar and point has its own <title>
   (a tooltip too); the axes are labelled; the lines differ by dash as well as colour (Okabe-Ito palette).
@@ -9,7 +11,10 @@
   pages' Content-Security-Policy (style-src 'self') would block. Elements carry classes the page's
   stylesheet may use (`bar`, `line`, `axis`).
 - Every text is escaped; the font stack has Vietnamese glyphs on every common system.
-- Numbers are written the Vietnamese way by default (12.345; 33,3) through `fmt`.
+- Numbers and days are written in the chart's language (`lang`: 12.345 and 26/11, or 12,345 and 26 Nov) by
+  central/formats.py, unless a `fmt` is given.
+- A point with no neighbour (a series of one day, or one after a gap) gets a larger dot: a line needs two
+  points, and the small dots of a long series would leave it nearly invisible.
 """
 
 from __future__ import annotations
@@ -20,12 +25,17 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from html import escape
 
+from central.formats import day_month, number
+
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', 'DejaVu Sans', Arial, sans-serif"
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")  # Okabe-Ito: distinct for colour-blind readers
 DASHES = ("", "6 3", "2 3", "8 3 2 3")
-FONT_SIZE = 12
+FONT_SIZE = 13
+WIDTH = 360
 TICKS = 4
 MAX_X_LABELS = 6
+DOT, LONE_DOT = 2.5, 4.5  # a point's radius; a point without a neighbour to draw a line to
+EMPTY = {"vi": "Chưa có số liệu", "en": "No figures yet"}
 
 Number = int | float
 Formatter = Callable[[float], str]
@@ -33,9 +43,11 @@ Formatter = Callable[[float], str]
 
 def vi_number(value: float) -> str:
     """12345 -> "12.345", 33.3 -> "33,3": digit groups with a dot, one decimal with a comma."""
-    if float(value).is_integer():
-        return f"{int(value):,}".replace(",", ".")
-    return f"{value:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    return number(value, "vi")
+
+
+def _formatter(fmt: Formatter | None, lang: str) -> Formatter:
+    return fmt or (lambda value: number(value, lang))
 
 
 def bar_chart(
@@ -45,21 +57,22 @@ def bar_chart(
     desc: str = "",
     x_label: str = "",
     y_label: str = "",
-    width: int = 420,
+    width: int = WIDTH,
     height: int = 240,
     unit: str = "",
-    fmt: Formatter = vi_number,
+    fmt: Formatter | None = None,
     chart_id: str = "",
-    empty_text: str = "Chưa có số liệu",
+    empty_text: str = "",
     lang: str = "vi",
 ) -> str:
     """One bar per (label, value) point, in order; values must not be negative."""
+    fmt = _formatter(fmt, lang)
     labels = [label for label, _ in points]
     values = [float(value) for _, value in points]
     frame = _Frame(width, height, max(values, default=0.0), fmt, unit, labels, bars=True)
     parts = frame.axes(x_label, y_label)
     if not points:
-        parts.append(_text(width / 2, height / 2, empty_text, anchor="middle"))
+        parts.append(_text(width / 2, height / 2, empty_text or EMPTY.get(lang, EMPTY["vi"]), anchor="middle"))
     slot = frame.plot_w / max(len(points), 1)
     gap = min(slot * 0.2, 4.0)
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
@@ -82,23 +95,24 @@ def line_chart(
     x_label: str = "",
     y_label: str = "",
     y_max: float | None = None,
-    width: int = 420,
+    width: int = WIDTH,
     height: int = 260,
     unit: str = "",
-    fmt: Formatter = vi_number,
+    fmt: Formatter | None = None,
     chart_id: str = "",
-    empty_text: str = "Chưa có số liệu",
+    empty_text: str = "",
     lang: str = "vi",
 ) -> str:
     """One line per (name, values) over the x `labels`; a None value is a gap in its line. With `y_max`
     (e.g. 100 for percentages) the scale is fixed; otherwise it follows the data."""
+    fmt = _formatter(fmt, lang)
     known = [float(v) for _, values in lines for v in values if v is not None]
     top = y_max if y_max is not None else max(known, default=0.0)
     legend = 18 * len(lines)
     frame = _Frame(width, height, top, fmt, unit, list(labels), bars=False, top_margin=14 + legend)
     parts = frame.axes(x_label, y_label)
     if not known:
-        parts.append(_text(width / 2, height / 2, empty_text, anchor="middle"))
+        parts.append(_text(width / 2, height / 2, empty_text or EMPTY.get(lang, EMPTY["vi"]), anchor="middle"))
     summaries = []
     for n, (name, values) in enumerate(lines):
         pairs = list(zip(labels, values, strict=True))
@@ -119,7 +133,7 @@ DASHBOARD_WORDS = {
 
 def scans_per_day(days: Sequence[date], scans: Sequence[int], *, place: str, lang: str = "vi") -> str:
     title, x_label, y_label, *_ = DASHBOARD_WORDS[lang]
-    points = list(zip(_day_labels(days), scans, strict=True))
+    points = list(zip(_day_labels(days, lang), scans, strict=True))
     return bar_chart(points, title=f"{title} — {place}", x_label=x_label, y_label=y_label, lang=lang)
 
 
@@ -133,14 +147,14 @@ def coverage_per_day(
 ) -> str:
     _, x_label, _, title, y_label, deployed, active = DASHBOARD_WORDS[lang]
     lines = [(deployed, deployed_pct), (active, active_pct)]
+    labels = _day_labels(days, lang)
     return line_chart(
-        _day_labels(days), lines, title=f"{title} — {place}", x_label=x_label, y_label=y_label, y_max=100, unit="%",
-        lang=lang,
-    )  # fmt: skip
+        labels, lines, title=f"{title} — {place}", x_label=x_label, y_label=y_label, y_max=100, unit="%", lang=lang
+    )
 
 
-def _day_labels(days: Sequence[date]) -> list[str]:
-    return [day.strftime("%d/%m") for day in days]
+def _day_labels(days: Sequence[date], lang: str) -> list[str]:
+    return [day_month(day, lang) for day in days]
 
 
 class _Frame:
@@ -184,7 +198,9 @@ class _Frame:
             y = self.y(tick)
             parts.append(f'<line x1="{self.left:.1f}" x2="{self.right:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
             parts.append(_text(self.left - 4, y + FONT_SIZE / 3, text, anchor="end"))
-        for i in _shown_labels(len(self.labels)):
+        longest = max((len(label) for label in self.labels), default=1)
+        room = int(self.plot_w // (FONT_SIZE * 0.62 * longest + 8))  # labels side by side without touching
+        for i in _shown_labels(len(self.labels), max(2, min(room, MAX_X_LABELS))):
             parts.append(_text(self.x(i), self.bottom + FONT_SIZE + 2, self.labels[i], anchor="middle"))
         parts.append(
             f'<line x1="{self.left:.1f}" x2="{self.right:.1f}" y1="{self.bottom:.1f}" y2="{self.bottom:.1f}" '
@@ -210,11 +226,11 @@ def nice_ticks(highest: float, count: int = TICKS) -> list[float]:
     return [i * step for i in range(math.ceil(highest / step - 1e-9) + 1)]
 
 
-def _shown_labels(count: int) -> list[int]:
+def _shown_labels(count: int, most: int = MAX_X_LABELS) -> list[int]:
     """Which x labels to print so that they do not overlap: evenly spaced, the last one always."""
-    if count <= MAX_X_LABELS:
+    if count <= most:
         return list(range(count))
-    every = math.ceil(count / MAX_X_LABELS)
+    every = math.ceil(count / most)
     return sorted({*range(count - 1, -1, -every)})
 
 
@@ -225,13 +241,19 @@ def _line(
     colour, dash = COLOURS[n % len(COLOURS)], DASHES[n % len(DASHES)]
     points = [(frame.x(i), frame.y(float(v or 0)), label, v) for i, (label, v) in enumerate(values)]
     parts = [_path(points, colour, dash)]
-    for x, y, label, v in points:
+    for i, (x, y, label, v) in enumerate(points):
         if v is not None:
+            radius = DOT if _has_neighbour(values, i) else LONE_DOT
             parts.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}">'
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{colour}">'
                 f"<title>{escape(name)}, {escape(label)}: {escape(fmt(float(v)) + unit)}</title></circle>"
             )
     return parts + _legend_entry(frame.left, 8 + 18 * n, name, colour, dash)
+
+
+def _has_neighbour(values: list[tuple[str, Number | None]], index: int) -> bool:
+    """Whether point `index` is joined by a line to the point before or after it."""
+    return any(0 <= j < len(values) and values[j][1] is not None for j in (index - 1, index + 1))
 
 
 def _path(points: list[tuple[float, float, str, Number | None]], colour: str, dash: str) -> str:
@@ -264,7 +286,7 @@ def _text(
 def _svg(parts: list[str], title: str, desc: str, width: int, height: int, chart_id: str, lang: str) -> str:
     ids = f"{chart_id}-title {chart_id}-desc"
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" class="chart" role="img" '
         f'aria-labelledby="{ids}" lang="{escape(lang)}" font-family="{escape(FONT)}" font-size="{FONT_SIZE}" '
         f'fill="#222">'
         f'<title id="{chart_id}-title">{escape(title)}</title><desc id="{chart_id}-desc">{escape(desc)}</desc>'

@@ -11,7 +11,6 @@ pixelated so that it cannot be read back into QR text.
 from __future__ import annotations
 
 import hmac
-import html
 import json
 import logging
 import socket
@@ -20,9 +19,10 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import cv2
 import numpy as np
@@ -36,6 +36,7 @@ from kiosk.decode.base import Point, box_of
 from kiosk.decode.chain import ChainResult
 from kiosk.errors import KioskError
 from kiosk.promexport import metrics_registry
+from kiosk.statushtml import render_page
 from kiosk.statusreport import KioskView, gather_status
 
 log = logging.getLogger(__name__)
@@ -144,96 +145,10 @@ def _pixelate(image: np.ndarray[Any, Any], box: Box, cells: int = 6) -> None:
     image[y0:y1, x0:x1] = cv2.resize(coarse, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
 
 
-def render_page(report: dict[str, Any], suffix: str = "", refresh_s: int = 5) -> str:
-    """The HTML page (no script, no external resource) for `report`; `suffix` carries a query token to links."""
-    cam, store, sync, device = report["camera"], report["store"], report["sync"], report["device"]
-    sections = {
-        "Thiết bị · Device": [
-            ("Mã · id", device["id"]),
-            ("Địa điểm · venue", device["venue"]),
-            ("Chiều · direction", device["direction"]),
-            ("Phiên bản · version", device["version"]),
-            ("Thời gian chạy · uptime", _duration(report["uptime_s"])),
-        ],
-        "Camera": [
-            ("Nguồn · source", cam["source"]),
-            ("Khung hình/giây · fps", cam["fps"]),
-            ("Khung hình · frames", cam["frames"]),
-            ("Bị bỏ · dropped", cam["dropped"]),
-            ("Lỗi camera · failures", cam["failures"]),
-            ("Khung hình cuối · last frame (s ago)", cam["last_frame_age_s"]),
-            ("Giải mã · decode p50 / p95 (ms)", _pair(report["decode"]["ms"])),
-            ("Mã đã đọc · codes read", report["decode"]["codes"]),
-        ],
-        "Quyết định · Decisions": [
-            *report["decisions"].items(),
-            ("Độ trễ · latency p50 / p95 (ms)", _pair(report["decision_ms"])),
-            ("Lỗi lưu · store errors", report["errors"]["store"]),
-        ],
-        "Hàng đợi · Backlog": [
-            ("Chưa gửi · unsent", store["unsent"]),
-            ("Cũ nhất · oldest unsent", _duration(store["oldest_unsent_age_s"])),
-            ("Cách ly · quarantined", store["quarantined"]),
-        ],
-        "Đồng bộ · Sync": [(key, _text(value)) for key, value in sync.items()],
-        "Hệ thống · System": [
-            ("Đồng hồ đồng bộ · clock synchronised", _text(report["clock"]["synchronised"])),
-            ("Danh sách tin cậy · trust list age", _duration(report["trust_list_age_s"])),
-            ("Danh sách trạng thái · status list age", _duration(report["status_list_age_s"])),
-            ("Dung lượng trống · disk free", f"{report['disk_free_mb']} MB"),
-        ],
-    }
-    tables = "".join(f"<section><h2>{_e(title)}</h2>{_table(rows)}</section>" for title, rows in sections.items())
-    head = ("Thời gian · time", "Loại · kind", "Quyết định · decision", "Lý do · reason", "Độ trễ · latency (ms)")
-    recent = [(r["time"], r["kind"], r["decision"], r["reason"], f"{r['latency_ms']:.1f}") for r in report["recent"]]
-    return (
-        f'<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta http-equiv="refresh" content="{refresh_s}">'
-        "<title>Trạng thái cổng · Gate status</title><style>body{font-family:sans-serif;margin:1em}"
-        "section{display:inline-block;vertical-align:top;margin:0 2em 1em 0}td,th{padding:2px 8px;text-align:left}"
-        ".ACCEPT{color:#070}.DENY{color:#a00}.REVIEW{color:#a60}img{max-width:100%}</style></head><body>"
-        f"<h1>Trạng thái cổng · Gate status: {_e(device['id'])}</h1>{tables}"
-        f"<h2>Quyết định gần đây · Recent decisions</h2>{_grid(head, recent)}"
-        f'<h2>Camera</h2><img src="/snapshot.png{suffix}" alt="camera">'
-        f'<p><a href="/status.json{suffix}">status.json</a> · <a href="/metrics{suffix}">metrics</a></p></body></html>'
-    )
-
-
-def _table(rows: list[tuple[str, Any]]) -> str:
-    return "<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(_text(v))}</td></tr>" for k, v in rows) + "</table>"
-
-
-def _grid(head: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
-    cells = "".join(
-        f'<tr class="{_e(row[2])}">' + "".join(f"<td>{_e(_text(v))}</td>" for v in row) + "</tr>" for row in rows
-    )
-    return "<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + f"</tr>{cells}</table>"
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "có · yes" if value else "không · no"
-    return str(value)
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _pair(p: dict[str, float | None]) -> str:
-    return f"{_text(p['p50'])} / {_text(p['p95'])}"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    s = int(seconds)
-    return f"{s // 86400}d {s % 86400 // 3600}h {s % 3600 // 60}m" if s >= 3600 else f"{s // 60}m {s % 60}s"
-
-
 class StatusPage:
-    """Serves /, /status.json, /snapshot.png and /metrics for `kiosk` on config.host:config.port."""
+    """Serves /, /status.json, /snapshot.png and /metrics for `kiosk` on config.host:config.port. The page is in
+    the kiosk's language (`feedback.language`; ?lang=vi or en for the other) and its times in `zone` (None: the
+    system's zone, which the kiosk's image sets)."""
 
     def __init__(
         self,
@@ -243,9 +158,12 @@ class StatusPage:
         refresh_s: int = 5,
         clients: int = 8,
         timeout_s: float = 5.0,
+        zone: tzinfo | None = None,
     ) -> None:
         self.config = config
         self.kiosk = kiosk
+        self.zone = zone
+        self.language = kiosk.config.feedback.language  # the page's; ?lang= asks for the other
         self.refresh_s = refresh_s
         self.clients = clients  # requests served at once; more are refused rather than queued in threads
         self.timeout_s = timeout_s  # a client silent this long is dropped
@@ -353,13 +271,16 @@ class _Handler(BaseHTTPRequestHandler):
         if not page.authorised(self.headers.get("Authorization", ""), query_token):
             self._send(401, b"a token is needed: Authorization: Bearer <token> or ?token=<token>\n", "text/plain")
             return
-        suffix = f"?token={quote(query_token)}" if query_token and page.config.token else ""
+        asked = Asked(
+            {"token": query_token} if query_token and page.config.token else {},
+            query.get("lang", [page.language])[0],
+        )
         route = _ROUTES.get(url.path)
         if route is None:
             self._send(404, b"not found\n", "text/plain")
             return
         try:
-            status, body, content_type = route(page, suffix)
+            status, body, content_type = route(page, asked)
         except Exception:  # logged here with its traceback; the client only learns that it failed
             log.exception("status page: %s failed", url.path)
             status, body, content_type = 500, b"internal error; see the kiosk's log\n", "text/plain"
@@ -390,22 +311,31 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("status page: bad request (%s)", args[0] if args else "?")  # the line may hold a token
 
 
-Route = Callable[[StatusPage, str], tuple[int, bytes, str]]
+@dataclass(frozen=True)
+class Asked:
+    """What a request asks besides its path: the query to carry to links (the token), and the language."""
+
+    carried: dict[str, str]
+    lang: str
 
 
-def _page(page: StatusPage, suffix: str) -> tuple[int, bytes, str]:
-    return 200, render_page(page.report(), suffix, page.refresh_s).encode(), "text/html"
+Route = Callable[[StatusPage, Asked], tuple[int, bytes, str]]
 
 
-def _json(page: StatusPage, suffix: str) -> tuple[int, bytes, str]:
+def _page(page: StatusPage, asked: Asked) -> tuple[int, bytes, str]:
+    text = render_page(page.report(), asked.carried, page.refresh_s, lang=asked.lang, zone=page.zone)
+    return 200, text.encode(), "text/html"
+
+
+def _json(page: StatusPage, asked: Asked) -> tuple[int, bytes, str]:
     return 200, json.dumps(page.report(), ensure_ascii=False).encode(), "application/json"
 
 
-def _metrics(page: StatusPage, suffix: str) -> tuple[int, bytes, str]:
+def _metrics(page: StatusPage, asked: Asked) -> tuple[int, bytes, str]:
     return 200, generate_latest(page.registry), CONTENT_TYPE_PLAIN_0_0_4
 
 
-def _snapshot(page: StatusPage, suffix: str) -> tuple[int, bytes, str]:
+def _snapshot(page: StatusPage, asked: Asked) -> tuple[int, bytes, str]:
     seen = page.tap.seen
     if seen is None:
         return 503, b"no frame yet\n", "text/plain"

@@ -4,6 +4,7 @@ loopback: what a person, a unit officer and a tracer actually see and do."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -91,10 +92,10 @@ def province(world: Any, db_url: str) -> Iterator[CentralServer]:  # noqa: F811
         yield central
 
 
-def sign_in(page: Any, server: CentralServer, username: str) -> None:
+def sign_in(page: Any, url: str, username: str) -> None:
     from web_helpers import PASSWORD
 
-    page.goto(server.url + "/login")
+    page.goto(url + "/login")
     page.get_by_label("Tên đăng nhập").fill(username)
     page.get_by_label("Mật khẩu").fill(PASSWORD)
     page.get_by_role("button", name="Đăng nhập").click()
@@ -105,7 +106,7 @@ def test_a_unit_officer_sees_the_counts_of_their_district_only(province: Central
     from test_progress import D1
     from test_web_dashboard import shown
 
-    sign_in(page, province, "d1officer")
+    sign_in(page, province.url, "d1officer")
     page.get_by_role("link", name="Tiến độ triển khai").first.click()
     page.wait_for_url("**/dashboard")
     on_screen = {
@@ -120,3 +121,163 @@ def test_a_unit_officer_sees_the_counts_of_their_district_only(province: Central
     assert "Xã Ea Pô" in page.locator("h1").inner_text()
     page.goto(province.url + "/dashboard?unit=D2")
     assert page.locator("h1").inner_text() == "Không được phép"
+
+
+# Phones and a desktop (issue 12, items 4 and 7): no page wider than the screen, figure boxes filling their rows,
+# chart text no larger than the page's. KIOSK_TEST_SCREENSHOTS=<dir> keeps a screenshot of every page visited.
+WIDTHS = (320, 390, 1280)
+
+
+@pytest.fixture
+def centre(world: Any, db_url: str, pass_key: PassKey) -> Iterator[CentralServer]:  # noqa: F811
+    from central_fixtures import FakeClock
+    from test_progress import NOW
+    from test_tracing import add_scenario
+    from web_helpers import add_account
+
+    with CentralServer(db_url, clock=FakeClock(NOW), pass_key=pass_key) as central:
+        add_scenario(central.engine)
+        add_account(central, "admin", "administrator")
+        add_account(central, "v4admin", "venue_admin", venue="V4")
+        yield central
+
+
+def declare_on(page: Any, server: CentralServer) -> None:
+    page.goto(server.url + "/declare?lang=vi")
+    page.get_by_label("Số giấy tờ").fill(CCCD_NUMBER)
+    page.get_by_label("Số điện thoại di động").fill("0912345678")
+    page.get_by_label("Không có triệu chứng nào").check()
+    page.get_by_role("group", name="tiếp xúc gần").get_by_label("Không").check()
+    page.get_by_role("group", name="phong toả").get_by_label("Không").check()
+    page.get_by_role("button", name="Gửi tờ khai").click()
+    page.wait_for_selector("svg.pass-qr")
+
+
+PUBLIC: dict[str, Any] = {
+    "landing": lambda page, url: page.goto(url + "/"),
+    "declaration": lambda page, url: page.goto(url + "/declare"),
+    "declaration, English": lambda page, url: page.goto(url + "/declare?lang=en"),
+    "declaration errors": lambda page, url: (page.goto(url + "/declare"), page.get_by_role("button").last.click()),
+    "sign-in": lambda page, url: page.goto(url + "/login"),
+    "no such page": lambda page, url: page.goto(url + "/no-such-page"),
+}
+STAFF: dict[str, Any] = {
+    "staff home": lambda page, url: page.goto(url + "/staff"),
+    "dashboard, country": lambda page, url: page.goto(url + "/dashboard"),
+    "dashboard, English": lambda page, url: page.goto(url + "/dashboard?unit=P&lang=en"),
+    "dashboard, district": lambda page, url: page.goto(url + "/dashboard?unit=D2&lang=vi"),
+    "dashboard, commune": lambda page, url: page.goto(url + "/dashboard?unit=C11"),
+    "trace": lambda page, url: trace_on(page, url),
+    "status list": lambda page, url: flag_on(page, url),
+    "accounts": lambda page, url: page.goto(url + "/accounts"),
+    "audit log": lambda page, url: page.goto(url + "/audit"),
+}
+
+
+def trace_on(page: Any, url: str) -> None:
+    from test_tracing import P_NUMBER
+
+    page.goto(url + "/trace")
+    page.get_by_label("Số CCCD / CMND").fill(P_NUMBER)
+    page.locator("#start").fill("2026-03-02T00:00")
+    page.locator("#end").fill("2026-03-07T00:00")
+    page.get_by_label("Cả tiếp xúc bậc 2").check()
+    page.get_by_label("Lý do").fill("F0 case 12")
+    page.get_by_role("button", name="Truy vết", exact=True).click()
+    page.wait_for_selector("#contacts")
+
+
+def flag_on(page: Any, url: str) -> None:
+    page.goto(url + "/status-list")
+    page.get_by_label("Mã chủ thể (32 ký tự hex)").fill("0123456789abcdef0123456789abcdef")
+    page.get_by_label("Đỏ").check()
+    page.get_by_label("Lý do (ghi vào nhật ký)").fill("F1 of case 12")
+    page.get_by_role("button", name="Lưu").click()
+    page.wait_for_selector("#entries tbody tr")
+
+
+def overflow(page: Any) -> int:
+    """How many CSS pixels the page is wider than the screen (0: it fits)."""
+    return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+
+def visit(
+    browser: Any, width: int, steps: dict[str, Any], url: str, sign_in_as: str | None = None
+) -> dict[str, object]:
+    """Each step at `width`: how far each page overflows, and the addresses requested outside the centre."""
+    context = browser.new_context(viewport={"width": width, "height": 800}, locale="vi-VN")
+    context.set_default_timeout(15_000)
+    elsewhere: list[str] = []
+    context.on("request", lambda r: None if r.url.startswith((url, "data:")) else elsewhere.append(r.url))
+    shots = os.environ.get("KIOSK_TEST_SCREENSHOTS")
+    found: dict[str, object] = {}
+    try:
+        page = context.new_page()
+        if sign_in_as:
+            sign_in(page, url, sign_in_as)
+        for name, step in steps.items():
+            step(page, url)
+            if shots:  # bytes, written here: a path would start a file-writer thread that outlives the server
+                Path(shots, f"{width}-{name}.png").write_bytes(page.screenshot(full_page=True))
+            if (extra := overflow(page)) > 0:
+                found[name] = extra
+    finally:
+        context.close()
+    return found | ({"requests elsewhere": elsewhere} if elsewhere else {})
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_page_fits_the_screen_and_loads_nothing_from_elsewhere(centre: CentralServer, browser: Any, width: int):
+    """Issue 12, item 4: at 390 px the pass's QR code ran 25 px off the screen (the <figure>'s 40 px margins)."""
+
+    def pass_page(page: Any, url: str) -> None:
+        declare_on(page, centre)
+
+    public = visit(browser, width, PUBLIC | {"pass": pass_page}, centre.url)
+    staff = visit(browser, width, STAFF, centre.url, sign_in_as="admin")
+    assert public == {} and staff == {}
+
+
+ROWS_JS = """() => {
+  const boxes = [...document.querySelectorAll('.figures .figure')].map(b => b.getBoundingClientRect());
+  const whole = document.querySelector('.figures').getBoundingClientRect();
+  const rows = {};
+  for (const b of boxes) (rows[Math.round(b.top)] ||= []).push([b.left - whole.left, whole.right - b.right]);
+  return Object.values(rows).map(r => [r.length, Math.min(...r.map(x => x[0])), Math.min(...r.map(x => x[1]))]);
+}"""
+
+
+@pytest.mark.parametrize("width", [320, 390, 768, 1280])
+def test_the_figure_boxes_fill_every_row(centre: CentralServer, browser: Any, width: int):
+    """Issue 12, item 7: on a desktop the seventh figure box sat alone on a row of its own."""
+    for username, count in (("admin", 7), ("v4admin", 5)):
+        context = browser.new_context(viewport={"width": width, "height": 800})
+        try:
+            page = context.new_page()
+            sign_in(page, centre.url, username)
+            page.goto(centre.url + "/dashboard?unit=P")
+            rows = page.evaluate(ROWS_JS)
+        finally:
+            context.close()
+        assert sum(n for n, _, _ in rows) == count
+        assert all(left < 1 and right < 1 for _, left, right in rows), (username, rows)  # [boxes, gap left, right]
+
+
+CHART_TEXT_JS = """() => [...document.querySelectorAll('main svg[role=img]')].map(svg => {
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  return parseFloat(svg.getAttribute('font-size')) * scale / parseFloat(getComputedStyle(document.body).fontSize);
+})"""
+
+
+@pytest.mark.parametrize("width", [320, 1280])
+def test_chart_text_is_about_the_size_of_the_pages(centre: CentralServer, browser: Any, width: int):
+    """Issue 12, item 7: on a desktop the charts' text was 2.5 times the page's."""
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    try:
+        page = context.new_page()
+        sign_in(page, centre.url, "admin")
+        page.goto(centre.url + "/dashboard?unit=P")
+        ratios = page.evaluate(CHART_TEXT_JS)
+    finally:
+        context.close()
+    assert len(ratios) == 2 and all(0.6 <= r <= 1.05 for r in ratios), ratios

@@ -8,7 +8,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
@@ -17,6 +19,7 @@ import requests
 from conftest import CCCD_AN, PCCOVID_AN, write_images
 from prometheus_client.parser import text_string_to_metric_families
 from test_loop import OTHER, Recorder, config_for, run_until_end, scene
+from web_helpers import wrong_language
 
 from kiosk.app import Kiosk, assemble
 from kiosk.camera.files import ImageFolderSource
@@ -85,8 +88,8 @@ def test_the_page_shows_the_decisions_and_the_counters_in_vietnamese(served: Ser
     assert "Trạng thái cổng" in text and "Quyết định gần đây" in text
     assert '<meta http-equiv="refresh"' in text and "<script" not in text and "http" not in text.split("<body>")[1]
     assert served.signalled == ["cccd", "cccd", "pc-covid"]
-    assert text.count("<td>cccd</td>") == 2 and text.count("<td>pc-covid</td>") == 1
-    assert "<th>ACCEPT</th><td>3</td>" in text
+    assert text.count('<span lang="zxx">cccd</span>') == 2 and text.count('<span lang="zxx">pc-covid</span>') == 1
+    assert "<th>Cho vào</th><td>3</td>" in text
     assert f"<td>{len(served.frames)}</td>" in text
     assert "gate-7" in text and "BV-DAKNONG" in text and "folder " in text
 
@@ -313,3 +316,27 @@ def test_starting_twice_on_one_port_says_what_to_do(served: Served):
         StatusPageError, match=r"cannot listen on 127\.0\.0\.1:\d+ .*; choose another status_page\.port"
     ):
         other.start()
+
+
+def test_the_page_shows_local_time_and_speaks_one_language_at_a_time(served: Served):
+    """Issue 12, item 7: the page showed UTC and rows in English only. Times are the kiosk's local time (its
+    system zone, set by the image); the page is in the kiosk's language, the other one link away; /status.json
+    stays UTC for machines."""
+    zone = ZoneInfo("Asia/Ho_Chi_Minh")
+    page = StatusPage(StatusPageConfig(port=free_port()), served.kiosk, zone=zone, timeout_s=0.5)
+    page.tap = served.page.tap
+    page.start()
+    try:
+        url = f"http://127.0.0.1:{page.port}/"
+        vi, en = (requests.get(url, params=query, timeout=5).text for query in ({}, {"lang": "en"}))
+    finally:
+        page.stop()
+    newest = datetime.fromisoformat(served.get("/status.json").json()["recent"][0]["time"])
+    assert newest.utcoffset() == timedelta(0)
+    local = newest.astimezone(zone)
+    assert f"<td>{local:%d/%m/%Y %H:%M:%S}</td>" in vi and f"<td>{local.day} {local:%b %Y %H:%M:%S}</td>" in en
+    assert f"{newest:%H:%M:%S}" not in vi + en
+    assert '<html lang="vi">' in vi and '<html lang="en">' in en
+    assert "<th>Cho vào</th><td>3</td>" in vi and "<th>Accepted</th><td>3</td>" in en
+    assert 'href="/?lang=en"' in vi and 'href="/?lang=vi"' in en
+    assert wrong_language(vi, "vi") == [] and wrong_language(en, "en") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -128,3 +129,33 @@ def test_pages_carry_security_headers_and_speak_both_languages(server: CentralSe
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
     assert "Cán bộ đăng nhập" in Staff(server).get("/login").text
+
+
+def test_the_api_docs_are_off_and_the_openapi_document_is_for_staff_only(server: CentralServer):
+    """Issue 12, item 8: /docs and /redoc loaded Swagger from a public CDN, for anyone. The centre loads nothing
+    from elsewhere: the pages are off, and the OpenAPI document is served to signed-in staff only."""
+    import json
+    from pathlib import Path
+
+    anonymous = Staff(server)
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        answer = anonymous.get(path)
+        assert answer.status_code == 404 and "cdn" not in answer.text.lower(), path
+    assert anonymous.get("/openapi.json").status_code == 303  # to the sign-in page
+    officer = Staff(server)
+    officer.login("officer")
+    document = officer.get("/openapi.json")
+    assert document.status_code == 200 and document.headers["content-type"] == "application/json"
+    committed = Path(__file__).resolve().parent.parent / "central" / "openapi.json"
+    assert document.json() == json.loads(committed.read_text())
+
+
+def test_every_page_links_a_favicon_served_from_here(server: CentralServer):
+    visitor = Staff(server)
+    page = visitor.get("/")
+    icon = re.search(r'<link rel="icon" href="(/static/[^"]+)"', page.text)
+    assert icon, "no favicon link"
+    served = visitor.get(icon.group(1))
+    assert served.status_code == 200 and served.headers["content-type"].startswith("image/")
+    assert visitor.get("/favicon.ico").status_code == 200  # what browsers ask for without a link
+    assert not re.search(r'(src|href)="(https?:)?//', page.text)  # nothing from elsewhere

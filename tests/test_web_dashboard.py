@@ -4,11 +4,13 @@ and nothing else, the page's figures are the hand-counted ones, and the CSV is t
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from central_fixtures import CentralServer, FakeClock
-from test_progress import D1, NOW, P_TOTALS, World, world  # noqa: F401 (the fixture)
+from test_progress import D1, NOW, P_TOTALS, SVG, World, world  # noqa: F401 (the fixture)
 from web_helpers import Staff, add_account
 
 from central.progress import as_csv
@@ -29,7 +31,8 @@ def figures(html: str) -> dict[str, str]:
 
 
 def shown(expected: dict[str, object]) -> dict[str, str]:
-    """The hand counts as the page writes them (thousands with '.', coverage with ',' and one decimal)."""
+    """The hand counts as the page writes them in Vietnamese (thousands with '.', coverage with ',' and one
+    decimal)."""
     deployed, registered = int(expected["deployed"]), int(expected["registered"])  # type: ignore[call-overload]
     coverage = f"{100 * deployed / registered:.1f}".replace(".", ",") + " %"
     names = ("registered", "deployed", "online", "devices_offline", "scans_today", "scans_7d")
@@ -88,3 +91,43 @@ def test_a_tracer_has_no_dashboard(server: CentralServer):
     tracer = Staff(server)
     tracer.login("tracer")
     assert tracer.get("/dashboard").status_code == 403
+
+
+def test_the_english_dashboard_writes_numbers_and_times_the_english_way(server: CentralServer):
+    """Issue 12, item 7: the English page showed "66,7 %" and Vietnamese digit groups."""
+    admin = Staff(server)
+    admin.login("admin")
+    english = admin.get("/dashboard?unit=P&lang=en").text
+    assert figures(english)["coverage"] == "66.7%"
+    assert "100%" in english and "26 Nov" in english  # the charts' scale and days
+    assert "Figures at 26 Nov 2026 01:00" in english  # NOW, 18:00 UTC, is 01:00 the next day in Hanoi
+    vietnamese = admin.get("/dashboard?unit=P&lang=vi").text
+    assert figures(vietnamese)["coverage"] == "66,7 %" and "Số liệu lúc 26/11/2026 01:00" in vietnamese
+    assert "26/11" in vietnamese and "26 Nov" not in vietnamese
+
+
+def test_numbers_are_written_in_each_language():
+    from central.formats import number, percent
+
+    assert [number(12345, "vi"), number(12345, "en"), number(1234.5, "vi"), number(1234.5, "en")] == [
+        "12.345", "12,345", "1.234,5", "1,234.5"
+    ]  # fmt: skip
+    assert [percent(66.666, "vi"), percent(66.666, "en"), percent(None, "en")] == ["66,7 %", "66.7%", "–"]
+
+
+def test_a_chart_speaks_its_pages_language():
+    from central.charts import scans_per_day
+
+    svg = scans_per_day([date(2026, 11, 26)], [1200], place="Hà Nội", lang="en")
+    assert "26 Nov: 1,200" in svg and "1.200" not in svg
+
+
+def test_a_line_with_one_point_is_still_seen():
+    """Issue 12, item 7: a venue registered today has one day of coverage: a path of one point draws nothing."""
+    from central.charts import line_chart
+
+    root = ET.fromstring(line_chart(["a", "b", "c"], [("x", [None, None, 50.0])], title="t"))
+    path = root.find(f".//{SVG}path")
+    assert path is not None and "L" not in (path.get("d") or "")  # nothing to join
+    (dot,) = root.findall(f".//{SVG}circle")
+    assert float(dot.get("r") or 0) >= 4  # a mark as wide as the other line's stroke and legend

@@ -94,3 +94,34 @@ def test_without_a_pass_key_the_form_says_so(db_url: str):
         page = Staff(server).get("/declare")
         assert "chưa bật chức năng cấp mã" in page.text
         assert declare(Staff(server), ANSWERS).startswith("503 ")
+
+
+def error_summary(page: str) -> list[str]:
+    summary = page.split('id="form-errors"')[1].split("</div>")[0]
+    return [re.sub(r"<[^>]+>", "", item).strip() for item in re.findall(r"<li>(.*?)</li>", summary, re.S)]
+
+
+def test_the_error_summary_names_each_field(server: CentralServer):
+    """Issue 12, item 5: an empty form listed "Vui lòng trả lời mục này." four times, naming no field."""
+    items = error_summary(declare(Staff(server), {"identity_type": "cccd"}))  # as a browser sends it
+    assert len(items) == 5 and len(set(items)) == len(items), items
+    assert "Số giấy tờ: Vui lòng trả lời mục này." in items
+    assert "Số điện thoại di động: Vui lòng trả lời mục này." in items
+    english = error_summary(declare(Staff(server), {"identity_type": "cccd"}, lang="en"))
+    assert "Mobile phone number: Please answer this question." in english
+
+
+def test_the_form_and_the_pass_say_the_same_about_the_phone(server: CentralServer):
+    """Issue 12, item 6: without a contact key, the form promised the phone kept sealed and the pass said that
+    it was not kept. Each page now says what happens to it, and both say the same."""
+    from test_declarations import with_contact_key
+
+    discarded = "Số điện thoại của bạn không được lưu"
+    sealed = "Số điện thoại chỉ được lưu dưới dạng mã hoá"
+    form, issued = Staff(server).get("/declare").text, declare(Staff(server), ANSWERS)
+    assert discarded in form and discarded in issued
+    assert sealed not in form and sealed not in issued
+    with_contact_key(server.engine)
+    form, issued = Staff(server).get("/declare").text, declare(Staff(server), ANSWERS)
+    assert sealed in form and sealed in issued
+    assert discarded not in form and discarded not in issued

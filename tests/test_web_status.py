@@ -67,12 +67,21 @@ def test_a_qr_code_names_the_same_person_and_clearing_is_audited(server: Central
 @pytest.mark.parametrize(
     ("form", "says"),
     [
-        ({"identity_number": "123", "status": "red", "until": "2026-12-01", "reason": "x"}, "12-digit"),
-        ({"identity_number": "001090012345", "status": "blue", "until": "2026-12-01", "reason": "x"}, "red or yellow"),
-        ({"identity_number": "001090012345", "status": "red", "until": "2027-06-01", "reason": "x"}, "within 90 days"),
-        ({"identity_number": "001090012345", "status": "red", "until": "2026-12-01", "reason": " "}, "give the reason"),
-        ({"qr_text": "https://example.vn/menu", "status": "red", "until": "2026-12-01", "reason": "x"}, "no identity"),
-        ({"status": "red", "until": "2026-12-01", "reason": "x"}, "exactly one"),
+        (
+            {"identity_number": "123", "status": "red", "until": "2026-12-01", "reason": "x"},
+            "Số định danh không hợp lệ",
+        ),
+        (
+            {"identity_number": "001090012345", "status": "blue", "until": "2026-12-01", "reason": "x"},
+            "Chọn Đỏ hoặc Vàng",
+        ),
+        ({"identity_number": "001090012345", "status": "red", "until": "2027-06-01", "reason": "x"}, "đến 90 ngày tới"),
+        ({"identity_number": "001090012345", "status": "red", "until": "2026-12-01", "reason": " "}, "Ghi lý do"),
+        (
+            {"qr_text": "https://example.vn/menu", "status": "red", "until": "2026-12-01", "reason": "x"},
+            "không chứa thông tin định danh",
+        ),
+        ({"status": "red", "until": "2026-12-01", "reason": "x"}, "Nhập đúng một trong các mục"),
     ],
 )
 def test_a_wrong_form_says_what_is_wrong_and_changes_nothing(server: CentralServer, form: dict[str, str], says: str):

@@ -13,7 +13,7 @@ import pytest
 from central_fixtures import CentralServer, FakeClock
 from sqlalchemy import select, update
 from test_tracing import CONTACTS, P_NUMBER, P, add_scenario
-from web_helpers import Staff, add_account
+from web_helpers import Staff, add_account, wrong_language
 
 from central.admin import add_unit, unit_id
 from central.schema import audit_log, venues
@@ -86,9 +86,22 @@ def test_no_reason_no_trace(server: CentralServer):
     tracer = Staff(server)
     tracer.login("tracer")
     refused = trace(tracer, reason=" ")
-    assert refused.startswith("422 ") and "give the reason" in refused
+    assert refused.startswith("422 ") and "Ghi lý do truy vết" in refused
     with server.engine.connect() as conn:
         assert conn.execute(select(audit_log)).all() == []
+
+
+def test_an_id_number_of_five_digits_is_answered_in_the_pages_language(server: CentralServer):
+    """Issue 12, item 5: the page said "the identity number is not a 12-digit ID..." on a Vietnamese page."""
+    tracer = Staff(server)
+    tracer.login("tracer")
+    vi = trace(tracer, identity_number="12345")
+    assert vi.startswith("422 ") and "Số định danh không hợp lệ" in vi
+    assert wrong_language(vi, "vi") == []
+    tracer.get("/trace?lang=en")
+    en = trace(tracer, identity_number="12345")
+    assert en.startswith("422 ") and "This is not an ID number" in en
+    assert wrong_language(en, "en") == []
 
 
 def test_only_tracers_trace(server: CentralServer):

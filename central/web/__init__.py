@@ -7,13 +7,22 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from central.passkeys import PassKey
-from central.web import admin_pages, auth_pages, dashboard_pages, declare_pages, status_pages, trace_pages
-from central.web.core import HERE, SECURITY_HEADERS, LoginRequired, NotAllowed, Web, login_url
+from central.web import (
+    admin_pages,
+    auth_pages,
+    dashboard_pages,
+    declare_pages,
+    error_pages,
+    site_pages,
+    status_pages,
+    trace_pages,
+)
+from central.web.core import HERE, SECURITY_HEADERS, Web
 
 
 def add_web(
@@ -28,14 +37,6 @@ def add_web(
     web = Web(engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    @app.exception_handler(LoginRequired)
-    async def to_login(_: Request, exc: LoginRequired) -> Response:
-        return RedirectResponse(login_url(exc.target), status_code=303)
-
-    @app.exception_handler(NotAllowed)
-    async def not_allowed(request: Request, _: NotAllowed) -> Response:
-        return web.render(request, "error.html", status=403, title_vi="Không được phép", title_en="Not allowed")
-
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
@@ -44,10 +45,12 @@ def add_web(
                 response.headers.setdefault(name, value)
         return response
 
+    error_pages.add_handlers(app, web)
     auth_pages.add_routes(app, web)
     admin_pages.add_routes(app, web)
     declare_pages.add_routes(app, web)
     dashboard_pages.add_routes(app, web)
     status_pages.add_routes(app, web)
     trace_pages.add_routes(app, web)
+    site_pages.add_routes(app, web)
     return web

@@ -3,6 +3,7 @@
 No `from __future__ import annotations`: FastAPI reads the route annotations at runtime.
 """
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Form, Request
@@ -10,24 +11,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, select
 
 from central import audit
-from central.accounts import ROLES, add_account, disable_account, list_accounts
-from central.errors import CentralError
+from central.accounts import MIN_PASSWORD, ROLES, add_account, disable_account, list_accounts
+from central.admin import unit_id, venue_id
+from central.errors import CentralError, Conflict, NotFound
 from central.schema import accounts
 from central.web.core import Web, client_address
+from central.web.messages import Message, PageError
 from central.web.sessions import close_sessions_of
-
-ROLE_NAMES = {
-    "administrator": ("Quản trị hệ thống", "Administrator"),
-    "unit_officer": ("Cán bộ địa bàn", "Unit officer"),
-    "tracer": ("Truy vết", "Tracer"),
-    "venue_admin": ("Quản lý địa điểm", "Venue admin"),
-}
 
 
 def add_routes(app: FastAPI, web: Web) -> None:
     Tx = Annotated[Connection, Depends(web.transaction, scope="function")]
 
-    def page(request: Request, conn: Tx, error: tuple[str, str] | None = None, status: int = 200) -> Response:
+    def page(request: Request, conn: Tx, error: Message | None = None, status: int = 200) -> Response:
         session = web.staff(request, conn, "administrator")
         return web.render(
             request,
@@ -36,7 +32,6 @@ def add_routes(app: FastAPI, web: Web) -> None:
             status=status,
             accounts=list_accounts(conn),
             roles=ROLES,
-            role_names=ROLE_NAMES,
             error=error,
         )
 
@@ -60,9 +55,9 @@ def add_routes(app: FastAPI, web: Web) -> None:
         now = web.clock()
         try:
             with conn.begin_nested():
-                add_account(conn, username, password, role, now, unit=unit.strip() or None, venue=venue.strip() or None)
-        except CentralError as exc:
-            return page(request, conn, error=(str(exc), str(exc)), status=422)
+                _add(conn, username, password, role, now, unit=unit.strip(), venue=venue.strip())
+        except PageError as refused:
+            return page(request, conn, error=refused.message, status=422)
         audit.record(
             conn,
             at=now,
@@ -79,11 +74,11 @@ def add_routes(app: FastAPI, web: Web) -> None:
         session = web.staff(request, conn, "administrator")
         web.check_csrf(session.csrf, csrf)
         if username == session.account.username:
-            return page(request, conn, error=("Không thể tự khoá tài khoản mình.", "You cannot disable yourself."))
+            return page(request, conn, error=Message("account.self"), status=422)
         try:
             disable_account(conn, username, web.clock())
-        except CentralError as exc:
-            return page(request, conn, error=(str(exc), str(exc)), status=404)
+        except NotFound:
+            return page(request, conn, error=Message("account.unknown", {"username": username[:64]}), status=404)
         account_id = conn.execute(select(accounts.c.id).where(accounts.c.username == username)).scalar_one()
         close_sessions_of(conn, account_id)
         audit.record(
@@ -101,3 +96,27 @@ def add_routes(app: FastAPI, web: Web) -> None:
     def audit_page(request: Request, conn: Tx) -> Response:
         session = web.staff(request, conn, "administrator")
         return web.render(request, "audit.html", session=session, entries=audit.entries(conn, 200))
+
+
+def _add(conn: Connection, username: str, password: str, role: str, now: datetime, *, unit: str, venue: str) -> None:
+    """`add_account`, with each of its refusals as the catalogue's message (PageError)."""
+    if role not in ROLES:
+        raise PageError("account.role")
+    if len(password) < MIN_PASSWORD:
+        raise PageError("account.password", least=MIN_PASSWORD)
+    if role == "venue_admin" and not venue:
+        raise PageError("account.venue_needed")
+    if role in ("unit_officer", "tracer") and not unit:
+        raise PageError("account.unit_needed")
+    for code, find, key in ((unit, unit_id, "account.no_unit"), (venue, venue_id, "account.no_venue")):
+        try:
+            if code:
+                find(conn, code)
+        except NotFound:
+            raise PageError(key, code=code) from None
+    try:
+        add_account(conn, username, password, role, now, unit=unit or None, venue=venue or None)
+    except Conflict:
+        raise PageError("account.exists", username=username.strip().lower()) from None
+    except CentralError:  # what add_account checks and the lines above do not: the username's form
+        raise PageError("account.username") from None

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from central.accounts import check_login
 from central.web.core import FORM_COOKIE, SESSION_COOKIE, Web, client_address, form_token, safe_next
+from central.web.messages import Message
 from central.web.sessions import (
     LIFETIME,
     clear_failures,
@@ -47,18 +48,14 @@ def add_routes(app: FastAPI, web: Web) -> None:
         now, address = web.clock(), client_address(request)
         wait = login_blocked(conn, username, address, now)
         if wait is not None:
-            minutes = -(-wait // 60)
-            error = (
-                f"Đăng nhập sai quá nhiều lần. Thử lại sau {minutes} phút.",
-                f"Too many failed sign-ins. Try again in {minutes} min.",
-            )
+            error = Message("login.throttled", {"minutes": -(-wait // 60)})
             page = web.render(request, "login.html", status=429, form_token=csrf, next=safe_next(next), error=error)
             page.headers["Retry-After"] = str(wait)
             return page
         account = check_login(conn, username, password, now)
         if account is None:
             note_failure(conn, username, address, now)
-            error = ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password.")
+            error = Message("login.wrong")
             return web.render(request, "login.html", status=401, form_token=csrf, next=safe_next(next), error=error)
         clear_failures(conn, username)
         response = RedirectResponse(safe_next(next), status_code=303)

@@ -1,8 +1,10 @@
 """What the centre's pages share: templates, the language, one transaction per request, the signed-in staff
 member and their role, CSRF checks, and the security headers of every page.
 
-Pages are rendered on the server (Jinja2, autoescaped) and work without JavaScript. Text is written in both
-languages where it is used, `tr("Vietnamese", "English")`, Vietnamese first: the default for every visitor.
+Pages are rendered on the server (Jinja2, autoescaped) and work without JavaScript. Labels are written in both
+languages where they are used, `tr("Vietnamese", "English")`, Vietnamese first: the default for every visitor.
+Messages (errors, notices) come from the catalogue (central/web/messages.py), shown by `say(message)`; numbers
+and times by the filters `number`, `percent` and `local` (central/formats.py), in the page's language.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from sqlalchemy import Connection, Engine
 
-from central.localtime import local_zone
+from central.formats import local_date_time, number, percent
 from central.passkeys import PassKey
 from central.timeutil import aware
+from central.web.messages import Message
 from central.web.sessions import Session, find_session
 
 HERE = Path(__file__).parent
@@ -30,6 +34,22 @@ SESSION_COOKIE = "kc_session"
 FORM_COOKIE = "kc_form"  # the double-submit CSRF token of forms shown before signing in (login, declaration)
 LANG_COOKIE = "kc_lang"
 LANGUAGES = ("vi", "en")
+ROLE_NAMES = {
+    "administrator": ("Quản trị hệ thống", "Administrator"),
+    "unit_officer": ("Cán bộ địa bàn", "Unit officer"),
+    "tracer": ("Truy vết", "Tracer"),
+    "venue_admin": ("Quản lý địa điểm", "Venue admin"),
+}
+AUDIT_ACTIONS = {  # what the audit log's action codes mean; an unknown one is shown as its code
+    "account-add": ("Thêm tài khoản", "Account added"),
+    "account-disable": ("Khoá tài khoản", "Account disabled"),
+    "contact-key-set": ("Đặt khoá mã hoá số điện thoại", "Phone encryption key set"),
+    "contact-open": ("Mở số điện thoại", "Phone number opened"),
+    "dwell-set": ("Đặt thời gian lưu lại", "Default stay set"),
+    "status-clear": ("Gỡ khỏi danh sách tình trạng", "Removed from the status list"),
+    "status-set": ("Đưa vào danh sách tình trạng", "Put on the status list"),
+    "trace": ("Truy vết", "Trace"),
+}
 SECURITY_HEADERS = {
     # No script runs on these pages; styles and images come from here only (inline SVG for charts and QR codes).
     "Content-Security-Policy": (
@@ -75,7 +95,8 @@ class Web:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters["local"] = local_time
+        self.env.filters |= {"local": _local_filter, "number": _number_filter, "percent": _percent_filter}
+        self.env.globals |= {"role_names": ROLE_NAMES, "audit_actions": AUDIT_ACTIONS}
 
     def transaction(self) -> Iterator[Connection]:
         with self.engine.begin() as conn:
@@ -118,10 +139,14 @@ class Web:
         def tr(vi: str, en: str) -> str:
             return en if lang == "en" else vi
 
+        def say(message: Message) -> str:
+            return message.text(lang)
+
         html = self.env.get_template(template).render(
             request=request,
             lang=lang,
             tr=tr,
+            say=say,
             session=session,
             account=session.account if session else None,
             csrf=session.csrf if session else form_token,
@@ -142,10 +167,21 @@ class Web:
         )
 
 
-def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored time (UTC; naive from SQLite) in the centre's local zone, for people to read."""
+@pass_context
+def _local_filter(context: Context, moment: datetime | None, seconds: bool = False) -> str:
+    """A stored time (UTC; naive from SQLite) in the centre's local zone, written in the page's language."""
     value = aware(moment)
-    return value.astimezone(local_zone()).strftime(fmt) if value is not None else ""
+    return "" if value is None else local_date_time(value, context["lang"], seconds=seconds)
+
+
+@pass_context
+def _number_filter(context: Context, value: float) -> str:
+    return number(value, context["lang"])
+
+
+@pass_context
+def _percent_filter(context: Context, value: float | None) -> str:
+    return percent(value, context["lang"])
 
 
 def form_token(request: Request) -> str:
@@ -157,6 +193,11 @@ def form_token(request: Request) -> str:
 def language(request: Request) -> str:
     asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
     return asked if asked in LANGUAGES else "vi"
+
+
+def is_page(path: str) -> bool:
+    """Whether `path` is for people (a page, its styles) rather than the kiosks' API."""
+    return not path.startswith("/api/") and path != "/healthz"
 
 
 def client_address(request: Request) -> str:

@@ -8,14 +8,17 @@ No `from __future__ import annotations`: FastAPI reads the route annotations at 
 """
 
 import base64
+import logging
 from typing import Annotated
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Engine
 
 from central.declarations import (
     SYMPTOMS,
     FormInvalid,
+    contact_public_key,
     pass_issuer,
     qr_png,
     qr_svg,
@@ -25,7 +28,9 @@ from central.declarations import (
 )
 from central.errors import CentralError
 from central.web.core import FORM_COOKIE, Web, form_token, language
+from central.web.messages import CATALOGUE, Message
 
+log = logging.getLogger(__name__)
 SYMPTOM_NAMES = {
     "fever": ("Sốt", "Fever"),
     "cough": ("Ho", "Cough"),
@@ -36,11 +41,12 @@ SYMPTOM_NAMES = {
     "none": ("Không có triệu chứng nào", "No symptoms"),
 }
 FIELDS = ("identity_type", "identity_number", "phone", "contact_confirmed", "lockdown_area", "travel")
+PHONE_NOTICE = {True: Message("declare.phone_sealed"), False: Message("declare.phone_discarded")}
 
 
 def add_routes(app: FastAPI, web: Web) -> None:
     def form_page(
-        request: Request, token: str, values: dict[str, object], errors: dict[str, str], status: int = 200
+        request: Request, token: str, values: dict[str, object], errors: dict[str, Message], status: int = 200
     ) -> Response:
         return web.render(
             request,
@@ -49,9 +55,11 @@ def add_routes(app: FastAPI, web: Web) -> None:
             form_token=token,
             values=values,
             errors=errors,
+            labels=_labels(errors),
             symptoms=SYMPTOMS,
             symptom_names=SYMPTOM_NAMES,
             offered=web.pass_key is not None,
+            phone_notice=PHONE_NOTICE[_phone_kept(web.engine)],
         )
 
     @app.get("/declare", response_class=HTMLResponse, include_in_schema=False)
@@ -90,7 +98,8 @@ def add_routes(app: FastAPI, web: Web) -> None:
         try:
             declaration = validate_form(answers)
         except FormInvalid as invalid:
-            return form_page(request, csrf, values, invalid.messages(lang), status=422)
+            errors = {name: Message(f"declare.{code}") for name, code in invalid.codes.items()}
+            return form_page(request, csrf, values, errors, status=422)
         key = web.pass_key
         with web.engine.begin() as conn:
             try:
@@ -104,7 +113,29 @@ def add_routes(app: FastAPI, web: Web) -> None:
                     valid_h=valid_hours(conn),
                     issuer=pass_issuer(conn),
                 )
-            except CentralError as exc:
-                return form_page(request, csrf, values, {"form": str(exc)}, status=503)
+            except CentralError as exc:  # the pass key not in the trust list yet, or a damaged contact key setting
+                log.error("a declaration could not be issued: %s", exc)  # what the operator is to do; not the person
+                return form_page(request, csrf, values, {"form": Message("declare.unavailable")}, status=503)
         png = base64.b64encode(qr_png(issued.pass_text)).decode("ascii")
-        return web.render(request, "pass.html", issued=issued, qr=qr_svg(issued.pass_text), png=png)
+        return web.render(
+            request,
+            "pass.html",
+            issued=issued,
+            qr=qr_svg(issued.pass_text),
+            png=png,
+            phone_notice=PHONE_NOTICE[issued.contact_stored],
+        )
+
+
+def _labels(errors: dict[str, Message]) -> dict[str, Message]:
+    """The names of the fields in error, for the summary above the form ("form": an error of none of them)."""
+    return {name: Message(f"declare.field.{name}") for name in errors if f"declare.field.{name}" in CATALOGUE}
+
+
+def _phone_kept(engine: Engine) -> bool:
+    """Whether a phone given now would be kept (sealed to the health service's key) or dropped."""
+    try:
+        with engine.connect() as conn:
+            return contact_public_key(conn) is not None
+    except CentralError:  # a damaged key setting: no declaration can be made until it is replaced
+        return False

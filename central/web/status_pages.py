@@ -13,13 +13,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, func, select
 
 from central import audit
-from central.errors import CentralError
 from central.lists import clear_status, set_status
 from central.localtime import local_zone
 from central.schema import status_entries
-from central.subjects import subject_key_from
+from central.subjects import SubjectError, checked_key
 from central.web.core import Web, client_address
+from central.web.messages import Message, PageError
 from central.web.sessions import Session
+from central.web.subjects import subject_of
 
 SHOWN = 200
 MAX_DAYS = 90
@@ -29,7 +30,7 @@ def add_routes(app: FastAPI, web: Web) -> None:
     Tx = Annotated[Connection, Depends(web.transaction, scope="function")]
 
     def page(
-        request: Request, conn: Connection, session: Session, error: tuple[str, str] | None = None, status: int = 200
+        request: Request, conn: Connection, session: Session, error: Message | None = None, status: int = 200
     ) -> Response:
         live = ~status_entries.c.cleared
         rows = conn.execute(
@@ -67,15 +68,11 @@ def add_routes(app: FastAPI, web: Web) -> None:
         session = web.staff(request, conn, "tracer")
         web.check_csrf(session.csrf, csrf)
         now = web.clock()
-        given = {
-            "identity_number": identity_number.strip()[:40] or None,
-            "qr_text": qr_text.strip()[:4000] or None,
-            "subject_key": subject_key.strip()[:64] or None,
-        }
+        given = {"identity_number": identity_number[:40], "qr_text": qr_text[:4000], "subject_key": subject_key[:64]}
         try:
             key, ends = _entry(web.secret, given, status, until, reason, now)
-        except CentralError as exc:
-            return page(request, conn, session, error=(str(exc), str(exc)), status=422)
+        except PageError as refused:
+            return page(request, conn, session, error=refused.message, status=422)
         set_status(conn, key, status, ends, now)
         detail = {"status": status, "until": ends.isoformat()}
         audit.record(
@@ -102,11 +99,11 @@ def add_routes(app: FastAPI, web: Web) -> None:
         web.check_csrf(session.csrf, csrf)
         now = web.clock()
         try:
-            key = subject_key_from(subject_key=subject_key[:64], secret=web.secret)
+            key = _listed_key(subject_key)
             if not reason.strip():
-                raise CentralError("ghi lý do / give the reason")
-        except CentralError as exc:
-            return page(request, conn, session, error=(str(exc), str(exc)), status=422)
+                raise PageError("status.reason")
+        except PageError as refused:
+            return page(request, conn, session, error=refused.message, status=422)
         if clear_status(conn, key, now):
             audit.record(
                 conn,
@@ -121,21 +118,25 @@ def add_routes(app: FastAPI, web: Web) -> None:
 
 
 def _entry(
-    secret: bytes, given: dict[str, str | None], status: str, until: str, reason: str, now: datetime
+    secret: bytes, given: dict[str, str], status: str, until: str, reason: str, now: datetime
 ) -> tuple[str, datetime]:
-    """The subject key and the end of a new entry, or CentralError saying what is wrong with the form."""
+    """The subject key and the end of a new entry, or PageError saying what is wrong with the form."""
     if status not in ("red", "yellow"):
-        raise CentralError("chọn Đỏ hoặc Vàng / choose red or yellow")
+        raise PageError("status.colour")
     if not reason.strip():
-        raise CentralError("ghi lý do / give the reason")
+        raise PageError("status.reason")
     ends = _until(until, now)
-    key = subject_key_from(
-        identity_number=given["identity_number"],
-        qr_text=given["qr_text"],
-        subject_key=given["subject_key"],
-        secret=secret,
+    key = subject_of(
+        secret, identity_number=given["identity_number"], qr_text=given["qr_text"], subject_key=given["subject_key"]
     )
     return key, ends
+
+
+def _listed_key(value: str) -> str:
+    try:
+        return checked_key(value[:64])
+    except SubjectError:
+        raise PageError("subject.key") from None
 
 
 def _until(value: str, now: datetime) -> datetime:
@@ -143,8 +144,8 @@ def _until(value: str, now: datetime) -> datetime:
     try:
         day = date.fromisoformat(value.strip())
     except ValueError:
-        raise CentralError("ngày hết hạn không hợp lệ / the end date is not a date (YYYY-MM-DD)") from None
+        raise PageError("status.date") from None
     ends = datetime.combine(day + timedelta(days=1), time(0), local_zone())
     if ends <= now or ends - now > timedelta(days=MAX_DAYS + 1):
-        raise CentralError(f"ngày hết hạn trong {MAX_DAYS} ngày tới / the end date must be within {MAX_DAYS} days")
+        raise PageError("status.range", days=MAX_DAYS)
     return ends

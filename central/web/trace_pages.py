@@ -7,21 +7,21 @@ No `from __future__ import annotations`: FastAPI reads the route annotations at 
 """
 
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection, select
 
-from central.errors import CentralError
 from central.schema import venues
-from central.subjects import subject_key_from
-from central.tracing import TraceResult, audited_trace, window
+from central.tracevisits import MAX_DWELL_MIN
+from central.tracing import DEFAULT_WINDOW_DAYS, TraceError, TraceResult, audited_trace, local_time
 from central.unittree import UnitTree
 from central.web.core import Web, client_address
+from central.web.messages import Message, PageError
 from central.web.sessions import Session
-
-MAX_IMAGE = 5 * 1024 * 1024
+from central.web.subjects import read_picture, subject_of
 
 
 def add_routes(app: FastAPI, web: Web) -> None:
@@ -34,7 +34,7 @@ def add_routes(app: FastAPI, web: Web) -> None:
         status: int = 200,
         values: dict[str, str] | None = None,
         result: TraceResult | None = None,
-        error: str | None = None,
+        error: Message | None = None,
     ) -> Response:
         return web.render(
             request, "trace.html", session=session, status=status, values=values or {}, result=result, error=error
@@ -67,17 +67,14 @@ def add_routes(app: FastAPI, web: Web) -> None:
         values |= {"reason": reason[:500]}
         try:
             if not reason.strip():
-                raise CentralError("ghi lý do truy vết / give the reason for this trace")
-            image = _image(qr_image)
-            key = subject_key_from(
-                identity_number=identity_number.strip() or None,
-                qr_text=qr_text.strip()[:4000] or None,
-                qr_image=image,
-                subject_key=subject_key.strip() or None,
-                secret=web.secret,
-            )
-            since, until = window(start.strip() or None, end.strip() or None, now=web.clock())
-            dwell = int(default_dwell_min) if default_dwell_min.strip() else None
+                raise PageError("trace.reason")
+            picture = read_picture(qr_image)
+            key = subject_of(
+                web.secret, identity_number=identity_number, qr_text=qr_text[:4000], picture=picture,
+                subject_key=subject_key,
+            )  # fmt: skip
+            since, until = _window(start, end, web.clock())
+            dwell = _dwell(default_dwell_min)
             with conn.begin_nested():
                 result = audited_trace(
                     conn,
@@ -92,8 +89,8 @@ def add_routes(app: FastAPI, web: Web) -> None:
                     address=client_address(request),
                     detail={"scope": session.account.unit_code or "all", "output": output},
                 )
-        except (CentralError, ValueError) as exc:
-            return page(request, session, status=422, values=values, error=str(exc))
+        except PageError as refused:
+            return page(request, session, status=422, values=values, error=refused.message)
         result = _in_scope(conn, result, session)
         if output == "csv":
             name = f"truy-vet-{result.subject_key[:8]}.csv"
@@ -105,13 +102,28 @@ def add_routes(app: FastAPI, web: Web) -> None:
         return page(request, session, values=values, result=result)
 
 
-def _image(upload: UploadFile | None) -> bytes | None:
-    if upload is None or not upload.filename:
+def _window(start: str, end: str, now: datetime) -> tuple[datetime, datetime]:
+    """From and to as typed (local time), by default the 14 days to now; PageError if they are not a window."""
+    try:
+        until = local_time(end) if end.strip() else now
+    except TraceError:
+        raise PageError("trace.end") from None
+    try:
+        since = local_time(start) if start.strip() else until - timedelta(days=DEFAULT_WINDOW_DAYS)
+    except TraceError:
+        raise PageError("trace.start") from None
+    if since >= until:
+        raise PageError("trace.window")
+    return since, until
+
+
+def _dwell(minutes: str) -> int | None:
+    """The default stay in minutes, None when not given (each venue's category's)."""
+    if not minutes.strip():
         return None
-    data = upload.file.read(MAX_IMAGE + 1)
-    if len(data) > MAX_IMAGE:
-        raise CentralError(f"ảnh quá lớn / the picture is larger than {MAX_IMAGE // 2**20} MB")
-    return data
+    if not minutes.strip().isdigit() or not 1 <= int(minutes) <= MAX_DWELL_MIN:
+        raise PageError("trace.dwell", most=MAX_DWELL_MIN)
+    return int(minutes)
 
 
 def _in_scope(conn: Connection, result: TraceResult, session: Session) -> TraceResult:

@@ -1,0 +1,53 @@
+"""How numbers and times are written for people, in Vietnamese ("vi") or English ("en"); any other language
+code is written as Vietnamese, the default.
+
+Vietnamese groups digits with a dot and writes the decimal comma (12.345; 33,3 %) and dates day first
+(26/11/2026); English the other way round (12,345; 33.3%) and with the month's name (26 Nov 2026), which reads
+the same in Britain and America. Files for machines (CSV, JSON) use none of this: plain digits, ISO 8601.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+
+from central.localtime import local_zone
+
+MISSING = "–"  # a value that cannot be computed (a percentage of nothing)
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def number(value: float, lang: str = "vi", decimals: int = 1) -> str:
+    """A whole number as it is (12.345 / 12,345); any other with `decimals` places (1.234,5 / 1,234.5)."""
+    text = f"{int(value):,}" if float(value).is_integer() else f"{value:,.{decimals}f}"
+    return text if lang == "en" else _vietnamese(text)
+
+
+def percent(value: float | None, lang: str = "vi") -> str:
+    """A percentage with one decimal (66,7 % / 66.7%); MISSING for None."""
+    if value is None:
+        return MISSING
+    text = f"{value:,.1f}"
+    return f"{text}%" if lang == "en" else f"{_vietnamese(text)} %"
+
+
+def _vietnamese(text: str) -> str:
+    """12,345.6 -> 12.345,6"""
+    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
+def day_month(day: date, lang: str = "vi") -> str:
+    """A day of the year, short: 26/11 or 26 Nov (a chart's axis)."""
+    return f"{day.day} {MONTHS_EN[day.month - 1]}" if lang == "en" else day.strftime("%d/%m")
+
+
+def date_time(moment: datetime, lang: str = "vi", *, seconds: bool = False) -> str:
+    """An aware time as people read it where `moment`'s zone is: 26/11/2026 10:00, or 26 Nov 2026 10:00."""
+    clock = moment.strftime("%H:%M:%S" if seconds else "%H:%M")
+    if lang == "en":
+        return f"{moment.day} {MONTHS_EN[moment.month - 1]} {moment.year} {clock}"
+    return f"{moment:%d/%m/%Y} {clock}"
+
+
+def local_date_time(moment: datetime, lang: str = "vi", *, seconds: bool = False, zone: tzinfo | None = None) -> str:
+    """`date_time` of an aware UTC time in the centre's zone (or `zone`)."""
+    return date_time(moment.astimezone(zone or local_zone()), lang, seconds=seconds)
