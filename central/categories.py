@@ -19,3 +19,26 @@ CATEGORIES: dict[str, str] = {
     "checkpoint": "Chốt kiểm soát",
     "other": "Khác",
 }
+
+CATEGORIES_EN: dict[str, str] = {
+    "office": "Office, public agency",
+    "factory": "Factory, industrial park",
+    "school": "School",
+    "hospital": "Hospital, health facility",
+    "station": "Bus or railway station, port",
+    "vehicle": "Passenger vehicle",
+    "market": "Market, supermarket, shopping centre",
+    "restaurant": "Restaurant, eatery",
+    "hotel": "Hotel, lodging",
+    "event": "Event, conference",
+    "religious": "Place of worship",
+    "tourism": "Tourist site, entertainment",
+    "residential": "Residential area, apartment block",
+    "checkpoint": "Control checkpoint",
+    "other": "Other",
+}
+
+
+def category_name(code: str, lang: str) -> str:
+    """The category's name in the page's language (`vi` or `en`); the code itself if it is not on the list."""
+    return (CATEGORIES if lang == "vi" else CATEGORIES_EN).get(code, code)

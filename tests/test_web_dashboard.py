@@ -106,6 +106,18 @@ def test_the_english_dashboard_writes_numbers_and_times_the_english_way(server: 
     assert "26/11" in vietnamese and "26 Nov" not in vietnamese
 
 
+def test_venue_categories_are_named_in_the_pages_language(server: CentralServer):
+    """The English dashboard showed the categories' codes (factory, school) where the Vietnamese one names them."""
+    admin = Staff(server)
+    admin.login("admin")
+    english = admin.get("/dashboard?unit=P&lang=en").text
+    table = english[english.index('<table id="categories">') :]
+    table = table[: table.index("</table>")]
+    assert "Hospital, health facility" in table and ">hospital<" not in table
+    vietnamese = admin.get("/dashboard?unit=P&lang=vi").text
+    assert "Bệnh viện, cơ sở y tế" in vietnamese
+
+
 def test_numbers_are_written_in_each_language():
     from central.formats import number, percent
 

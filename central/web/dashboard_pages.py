@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection, select
 
 from central.accounts import Account
-from central.categories import CATEGORIES
+from central.categories import CATEGORIES, category_name
 from central.progress import UnitReport, as_csv, coverage_chart, scans_chart, unit_report
 from central.schema import units, venues
 from central.unittree import UnitTree
@@ -51,6 +51,7 @@ def add_routes(app: FastAPI, web: Web) -> None:
             session=session,
             report=report,
             categories=CATEGORIES,
+            category_name=category_name,
             scans_svg="" if venue_only else scans_chart(report, lang),
             coverage_svg="" if venue_only else coverage_chart(report, lang),
             venue_only=venue_only,
