@@ -8,7 +8,7 @@ the same in Britain and America. Files for machines (CSV, JSON) use none of this
 
 from __future__ import annotations
 
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 from central.localtime import local_zone
 
@@ -51,3 +51,13 @@ def date_time(moment: datetime, lang: str = "vi", *, seconds: bool = False) -> s
 def local_date_time(moment: datetime, lang: str = "vi", *, seconds: bool = False, zone: tzinfo | None = None) -> str:
     """`date_time` of an aware UTC time in the centre's zone (or `zone`)."""
     return date_time(moment.astimezone(zone or local_zone()), lang, seconds=seconds)
+
+
+def local_end(moment: datetime, lang: str = "vi", *, zone: tzinfo | None = None) -> str:
+    """When something ends, in the centre's zone: an end at local midnight is the end of the day before
+    ("hết ngày 10/12/2026" / "end of 10 Dec 2026", as the status list's form asked for it), else `date_time`."""
+    local = moment.astimezone(zone or local_zone())
+    if (local.hour, local.minute, local.second, local.microsecond) != (0, 0, 0, 0):
+        return date_time(local, lang)
+    day = local.date() - timedelta(days=1)
+    return f"end of {day.day} {MONTHS_EN[day.month - 1]} {day.year}" if lang == "en" else f"hết ngày {day:%d/%m/%Y}"

@@ -44,6 +44,8 @@ def test_a_tracer_flags_by_id_number_until_the_end_of_a_local_day(server: Centra
     assert status == "red" and datetime.fromisoformat(until) == datetime(2026, 12, 10, 17, 0, tzinfo=UTC)
     page = tracer.get("/status-list")
     assert KEY in page.text and CCCD_AN.split("|")[0] not in page.text  # the key shown, never the number
+    assert "hết ngày 10/12/2026" in page.text and "11/12/2026 00:00" not in page.text  # the day given, not its end
+    assert "end of 10 Dec 2026" in tracer.get("/status-list?lang=en").text
     with server.engine.connect() as conn:
         (row,) = conn.execute(select(audit_log)).all()
     assert (row.actor, row.action, row.subject, row.reason) == ("tracer", "status-set", KEY, "F1 case 12")

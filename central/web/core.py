@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from sqlalchemy import Connection, Engine
 
-from central.formats import local_date_time, number, percent
+from central.formats import local_date_time, local_end, number, percent
 from central.passkeys import PassKey
 from central.timeutil import aware
 from central.web.messages import Message
@@ -95,7 +95,8 @@ class Web:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters |= {"local": _local_filter, "number": _number_filter, "percent": _percent_filter}
+        self.env.filters |= {"local": _local_filter, "local_end": _end_filter, "number": _number_filter}
+        self.env.filters |= {"percent": _percent_filter}
         self.env.globals |= {"role_names": ROLE_NAMES, "audit_actions": AUDIT_ACTIONS}
 
     def transaction(self) -> Iterator[Connection]:
@@ -172,6 +173,13 @@ def _local_filter(context: Context, moment: datetime | None, seconds: bool = Fal
     """A stored time (UTC; naive from SQLite) in the centre's local zone, written in the page's language."""
     value = aware(moment)
     return "" if value is None else local_date_time(value, context["lang"], seconds=seconds)
+
+
+@pass_context
+def _end_filter(context: Context, moment: datetime | None) -> str:
+    """A stored end time (UTC) as `formats.local_end` writes it in the page's language."""
+    value = aware(moment)
+    return "" if value is None else local_end(value, context["lang"])
 
 
 @pass_context
