@@ -11,7 +11,9 @@ and backs off, then the network comes back. Reported besides: the loop's latency
 the network's return to the first upload the centre took (the kiosk's backoff, capped at 300 s, decides it),
 and the largest number of events in one upload (bounded batches). The three days themselves are not waited
 through: the kiosk's own Backoff is run on a simulated clock for three days of failed attempts, which gives how
-often a kiosk knocks while the centre is down and the longest it can take to notice the centre is back.
+often a kiosk knocks while the centre is down (in the first minute, hour, and three days: its quick first retries
+are for sporadic failures, and must not become a stampede) and the longest it can take to notice the centre is
+back.
 
     .venv/bin/python bench/drain.py [--events 100000] [--db URL] [--outage-s 60] [--json]
 """
@@ -228,12 +230,25 @@ def _outage_script(
 
 
 def three_days_of_backoff() -> dict[str, float]:
-    """The kiosk's Backoff through three days of failures on a simulated clock (seconds, no sleeping)."""
-    backoff, now, waits = Backoff(rng=random.Random(3)), 0.0, []
+    """The kiosk's Backoff through three days of failures on a simulated clock (seconds, no sleeping): how often
+    a kiosk knocks at a centre that is down, in its first minute, first hour and three days; when its ceiling
+    first reaches the cap; and its longest wait."""
+    backoff, now, times, waits, capped_at = Backoff(rng=random.Random(3)), 0.0, [], [], None
     while now < 3 * 86400:
+        if capped_at is None and backoff.base_s * 2**backoff.failures >= backoff.cap_s:
+            capped_at = now
         waits.append(backoff.delay())
+        times.append(now)
         now += waits[-1]
-    return {"attempts": len(waits), "longest_wait_s": round(max(waits), 1), "cap_s": backoff.cap_s}
+    return {
+        "attempts": len(waits),
+        "attempts_first_minute": sum(t < 60 for t in times),
+        "attempts_first_hour": sum(t < 3600 for t in times),
+        "at_cap_after_s": round(capped_at or 0.0, 1),
+        "longest_wait_s": round(max(waits), 1),
+        "base_s": backoff.base_s,
+        "cap_s": backoff.cap_s,
+    }
 
 
 def _watch(database: Path, drained: threading.Event) -> None:

@@ -2,8 +2,8 @@
 
 A real central server (LocalCentral: uvicorn on loopback, SQLite) and tests/faultproxy.py run in this process.
 For each way of failing, a newly enrolled kiosk's store holds --events unsent events and its real sync thread
-(SyncWorker, CentralClient, the kiosk's own backoff: 1 s base, full jitter, Retry-After honoured) drains them
-through the proxy, which fails --rate of the upload requests that way:
+(SyncWorker, CentralClient, the kiosk's own Backoff: full jitter from 20 ms, doubling over failures in a row up
+to 300 s, Retry-After honoured) drains them through the proxy, which fails --rate of the upload requests that way:
 
 - 500 and 503 answers; 429 with Retry-After: 1;
 - a stall: the proxy reads the request and says nothing for 3 times the client's read timeout;
@@ -14,7 +14,9 @@ The client's read timeout is --timeout-s (2 s; the kiosk's is 20 s, which would 
 minutes and measure nothing else). Baseline, same run: the same drain with no faults.
 
 Per run: drain time, requests and faults, events offered again after a lost answer, lost (the kiosk's events
-the centre does not hold) and duplicated (extra rows at the centre for one event id).
+the centre does not hold) and duplicated (extra rows at the centre for one event id). With the baseline in the
+run, also the drain against it, and the target (issue 12, item 17): twice the baseline, plus what no client can
+save: the read timeout of each stall, and the Retry-After of each 429, which the kiosk waits in full.
 
     .venv/bin/python bench/netfaults.py [--events 10000] [--batch 50] [--rate 0.2] [--json]
 """
@@ -64,11 +66,23 @@ from kiosk.sync.worker import SyncTimers, SyncWorker  # noqa: E402
 
 SECRET = bytes(range(32))
 UPLOADS = "/api/v1/events"
+BASELINE = "none (baseline)"
+RETRY_AFTER_S = 1
 
 
 def ways(timeout_s: float) -> dict[str, list[Action]]:
-    each = [answer(500), answer(503), answer(429, retry_after=1), stall(3 * timeout_s), reset_before(), reset_after()]
-    return {"none (baseline)": [], **{a.label: [a] for a in each}, "all mixed": each}
+    each = [answer(500), answer(503), answer(429, retry_after=RETRY_AFTER_S), stall(3 * timeout_s)]
+    each += [reset_before(), reset_after()]
+    return {BASELINE: [], **{a.label: [a] for a in each}, "all mixed": each}
+
+
+def judged(run: dict[str, Any], baseline_s: float, timeout_s: float) -> dict[str, Any]:
+    """`run` with its drain against the same run's baseline, and the target: 2x the baseline, plus each stall's
+    timeout and each 429's Retry-After (waits the kiosk cannot, or must not, cut short)."""
+    faults = run["faults"]
+    target = 2 * baseline_s + faults.get("stall", 0) * timeout_s + faults.get("429", 0) * RETRY_AFTER_S
+    ratio = round(run["drain_s"] / baseline_s, 2)
+    return {**run, "vs_baseline": ratio, "target_s": round(target, 1), "within_target": run["drain_s"] <= target}
 
 
 def drain(
@@ -139,16 +153,18 @@ def main() -> None:
     parser.add_argument("--timeout-s", type=float, default=2.0, help="the client's connect and read timeout")
     parser.add_argument("--limit-s", type=float, default=900, help="give up on a drain after this long")
     parser.add_argument("--seed", type=int, default=8)
-    parser.add_argument("--only", help="run only the ways whose name contains this")
+    parser.add_argument("--only", help="run only the ways whose name contains this (and the baseline)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     kiosk.sync.client.TIMEOUT = (args.timeout_s, args.timeout_s)
     runs: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="kiosk-netfaults-") as tmp, LocalCentral(Path(tmp), SECRET) as central:
         for number, (name, faults) in enumerate(ways(args.timeout_s).items(), 1):
-            if args.only and args.only not in name:
+            if args.only and args.only not in name and name != BASELINE:  # the baseline always runs
                 continue
             runs[name] = drain(central, Path(tmp), number, faults, args)
+            if BASELINE in runs:
+                runs[name] = judged(runs[name], runs[BASELINE]["drain_s"], args.timeout_s)
             print(f"{name}: {runs[name]}", file=sys.stderr)
     ok = all(r["lost"] == 0 and r["duplicated"] == 0 and r["unsent_at_end"] == 0 for r in runs.values())
     emit({"runs": runs, "ok": ok, "settings": {k: v for k, v in vars(args).items() if k != "json"},

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -40,6 +41,58 @@ def test_backoff_is_full_jitter_up_to_a_cap_and_honours_retry_after():
     assert backoff.delay(retry_after=30) >= 30
     backoff.reset()
     assert backoff.delay() <= 1
+
+
+class TopOfRange(random.Random):
+    """Full jitter's longest wait: every draw is the top of its range, so a schedule can be read off exactly."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_a_failure_after_successes_is_retried_within_a_round_trip():
+    """Issue 12, item 17: one failed upload among successes backed the whole queue off for up to 1 s."""
+    backoff = Backoff(rng=TopOfRange())
+    assert backoff.delay() <= 0.05
+    for _ in range(6):
+        backoff.delay()
+    backoff.reset()  # an upload went through: the next failure is sporadic again
+    assert backoff.delay() <= 0.05
+
+
+def test_consecutive_failures_double_the_wait_up_to_the_cap():
+    backoff = Backoff(rng=TopOfRange())
+    ceilings = [backoff.delay() for _ in range(20)]
+    capped = ceilings.index(300.0)
+    assert all(b == 2 * a for a, b in itertools.pairwise(ceilings[:capped])), ceilings
+    assert ceilings[capped:] == [300.0] * (20 - capped)
+    assert capped <= 14  # a centre that keeps failing is at the cap within a few minutes
+    assert sum(ceilings[:capped]) >= 200  # ...and not at once: the ramp spans minutes, not a burst
+
+
+def test_a_centre_down_for_three_days_gets_about_one_attempt_per_half_cap():
+    """Full jitter at the cap averages cap/2 between attempts; the quick first retries add only a handful."""
+    backoff, now, attempts = Backoff(rng=random.Random(3)), 0.0, 0
+    while now < 3 * 86400:
+        now += backoff.delay()
+        attempts += 1
+    assert attempts < 3 * 86400 / (backoff.cap_s / 2) * 1.1 + 20
+
+
+def test_retry_after_is_honoured_in_full_even_for_a_first_failure():
+    backoff = Backoff(rng=TopOfRange())
+    assert backoff.delay(retry_after=1) == 1  # not the quick retry of a sporadic failure
+    backoff.reset()
+    assert backoff.delay(retry_after=30) == 30
+
+
+def test_the_wait_counts_from_the_start_of_the_failed_attempt_but_retry_after_from_its_answer():
+    """A request that hung until its timeout has already kept away from the centre that long (as gRPC's
+    connection backoff counts from the attempt's start); a Retry-After is about the answer, so it is not cut."""
+    backoff = Backoff(base_s=1, rng=TopOfRange())
+    assert backoff.delay(spent_s=2.0) == 0  # ceiling 1 s, and 2 s spent timing out
+    assert backoff.delay(spent_s=0.5) == 1.5  # ceiling 2 s
+    assert backoff.delay(retry_after=3, spent_s=20) == 3
 
 
 def test_retry_after_in_seconds_or_as_a_date():

@@ -25,6 +25,7 @@ from kiosk.sync.identity import public_key_bytes
 AUTH_CONTEXT = b"kiosk-auth-v1"
 TIMEOUT = (5.0, 20.0)  # connect, read: a stalled server is a timeout, then a retry
 REFUSE = (400, 413, 422)
+SLOW_DOWN_S = 1.0  # a 429 without a readable Retry-After: the centre asked for less, so never a quick retry
 
 
 class SyncError(KioskError, RuntimeError):
@@ -32,7 +33,8 @@ class SyncError(KioskError, RuntimeError):
 
 
 class Retryable(SyncError):
-    """Try again later: the network, a timeout, 429 or 5xx. `retry_after` is the server's wish, if it said."""
+    """Try again later: the network, a timeout, 429 or 5xx. `retry_after` is the server's wish, if it said (for a
+    429 that did not say, SLOW_DOWN_S)."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -158,7 +160,10 @@ def _checked(answer: requests.Response) -> requests.Response:
         raise Refused(f"HTTP {status}: {detail}")
     # 429, 5xx and 401 by the protocol; any other status (404 or 405 from a misrouted balancer, 408) is about the
     # way to the server, not this batch: retried, never a reason to quarantine good events.
-    raise Retryable(f"HTTP {status}: {detail}", retry_after_seconds(answer.headers.get("Retry-After")))
+    retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
+    if status == 429 and retry_after is None:
+        retry_after = SLOW_DOWN_S
+    raise Retryable(f"HTTP {status}: {detail}", retry_after)
 
 
 def _object_with(answer: requests.Response, key: str) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 It has its own database connection and never touches the frame loop's. An event leaves the upload queue only
 when the server has said it holds it; a batch the server refuses as malformed is quarantined (kept, set aside)
-so the rest can go; anything else is retried after exponential backoff with full jitter, for ever.
+so the rest can go; anything else is retried after exponential backoff with full jitter, for ever. The backoff
+counts failures in a row (kiosk/sync/backoff.py): a sporadic failure among successes is retried at once in effect,
+a centre that keeps failing is backed off up to 5 minutes, and a Retry-After is always waited in full.
 """
 
 from __future__ import annotations
@@ -122,11 +124,12 @@ class SyncWorker:
         if self.retention is not None and now >= due["retention"]:
             due["retention"] = now + RETENTION_EVERY_S
             self.retention.purge(self.clock.wall(), clock_synced=self.clock.synchronised())
+        started = time.monotonic()
         outcome = self.upload_once(store)
         if outcome in ("sent", "quarantined"):
             return 0.0  # more may be waiting: go on at once (a refused batch is set aside, not a reason to stop)
         if outcome == "retry":
-            wait = self._retry_wait()
+            wait = self._retry_wait(spent_s=time.monotonic() - started)  # a stall's timeout counts as waiting
             self._not_before = time.monotonic() + wait
             return wait
         return self.timers.poll_s if outcome == "idle" else 3600.0  # revoked: wait for a human
@@ -222,8 +225,8 @@ class SyncWorker:
         if left > 0:
             self._stop.wait(left)
 
-    def _retry_wait(self) -> float:
-        return self.backoff.delay(self._retry_after)
+    def _retry_wait(self, spent_s: float = 0.0) -> float:
+        return self.backoff.delay(self._retry_after, spent_s)
 
     def _succeeded(self) -> None:
         self.backoff.reset()
