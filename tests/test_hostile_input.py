@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,11 @@ from dccmaker import VN_VACCINATION, hostile_payloads, make_hc1, make_signer, tr
 
 from central.api import _upload_body
 from central.subjects import MAX_PIXELS, SubjectError, text_in_image
-from kiosk.app import assemble
+from kiosk.app import Kiosk, assemble
 from kiosk.camera.files import ImageFolderSource
 from kiosk.config import KioskConfig
 from kiosk.eventrules import event_problem
+from kiosk.events import Event
 from kiosk.messages import Messages
 from kiosk.store import EventStore
 
@@ -148,11 +150,36 @@ class Spawned:
         return call
 
 
-def test_hostile_codes_reach_no_shell_sql_log_console_or_voice(tmp_path: Path, monkeypatch, caplog, capfd):
-    codes = hostile_codes()
+def shown_twice_each(codes: list[str]) -> list[Any]:
+    """Frames showing each code twice, then nothing (so the next code is a new presentation)."""
     frames = []
     for code in codes:
         frames += [on_canvas(qr_image(code, scale=3), at=(20, 20))] * 2 + [on_canvas(qr_image("x") * 0 + 255)]
+    return frames
+
+
+def through_the_gate(
+    config: KioskConfig, frames: list[Any], folder: Path, before_start: Callable[[Kiosk], None] | None = None
+) -> tuple[Kiosk, list[Event]]:
+    """The real kiosk (closed at the end) run over `frames`, and the events it recorded."""
+    kiosk = assemble(config, source=ImageFolderSource(write_images(folder, frames), fps=None))
+    if before_start is not None:
+        before_start(kiosk)
+    kiosk.start()
+    try:
+        kiosk.run(threading.Event(), until_end=True)
+    finally:
+        kiosk.close()
+    store = EventStore(config.database_path, read_only=True)
+    try:
+        return kiosk, store.unsent(10_000)
+    finally:
+        store.close()
+
+
+def test_hostile_codes_reach_no_shell_sql_log_console_or_voice(tmp_path: Path, monkeypatch, caplog, capfd):
+    codes = hostile_codes()
+    frames = shown_twice_each(codes)
     config = KioskConfig.model_validate(
         {
             "state_dir": str(tmp_path / "state"),
@@ -165,22 +192,16 @@ def test_hostile_codes_reach_no_shell_sql_log_console_or_voice(tmp_path: Path, m
     )
     spawned = Spawned(monkeypatch)
     caplog.set_level(logging.DEBUG)
-    kiosk = assemble(config, source=ImageFolderSource(write_images(tmp_path / "frames", frames), fps=None))
-    voice = kiosk.feedback.fanout.outputs[1]  # type: ignore[attr-defined]
     said: list[str] = []
-    speak = voice._say
-    monkeypatch.setattr(voice, "_say", lambda text, kind: (said.append(text), speak(text, kind)))
-    assert voice.wait_rendered(30)
-    kiosk.start()
-    try:
-        kiosk.run(threading.Event(), until_end=True)
-    finally:
-        kiosk.close()
-    out, err = capfd.readouterr()
 
-    store = EventStore(config.database_path, read_only=True)
-    events = store.unsent(10_000)
-    store.close()
+    def listen(kiosk: Kiosk) -> None:  # what the voice is asked to say, before it says it
+        voice = kiosk.feedback.fanout.outputs[1]  # type: ignore[attr-defined]
+        speak = voice._say
+        monkeypatch.setattr(voice, "_say", lambda text, kind: (said.append(text), speak(text, kind)))
+        assert voice.wait_rendered(30)
+
+    _, events = through_the_gate(config, frames, tmp_path / "frames", before_start=listen)
+    out, err = capfd.readouterr()
     assert len(events) == len(codes)  # every code was read and recorded: the attacks were really scanned
     assert {e.kind for e in events} >= {"cccd", "pc-covid", "eu-dcc", "unknown"}
 
@@ -210,9 +231,7 @@ def test_hostile_certificates_are_refused_at_the_gate_with_a_reason_and_no_trace
     the rows are what the centre's upload accepts (the kiosk keeps derived fields only: no payload reaches it)."""
     signer = make_signer("ES256", days=365 * 30)
     codes = [make_hc1(signer, payload=payload) for payload in hostile_payloads().values()]
-    frames = []
-    for code in codes:
-        frames += [on_canvas(qr_image(code, scale=3), at=(20, 20))] * 2 + [on_canvas(qr_image("x") * 0 + 255)]
+    frames = shown_twice_each(codes)
     state = tmp_path / "state"
     state.mkdir()
     issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -230,17 +249,8 @@ def test_hostile_certificates_are_refused_at_the_gate_with_a_reason_and_no_trace
         }
     )
     caplog.set_level(logging.DEBUG)
-    kiosk = assemble(config, source=ImageFolderSource(write_images(tmp_path / "frames", frames), fps=None))
-    kiosk.start()
-    try:
-        kiosk.run(threading.Event(), until_end=True)
-    finally:
-        kiosk.close()
+    kiosk, events = through_the_gate(config, frames, tmp_path / "frames")
     out, err = capfd.readouterr()
-
-    store = EventStore(config.database_path, read_only=True)
-    events = store.unsent(10_000)
-    store.close()
     assert len(events) == len(codes)
     assert {(e.kind, e.decision, e.reason) for e in events} == {("eu-dcc", "DENY", "malformed")}
     assert kiosk.metrics.handler_errors == 0
