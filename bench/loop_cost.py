@@ -33,6 +33,7 @@ from kiosk.clock import SystemClock  # noqa: E402
 from kiosk.credentials import SubjectKeyer  # noqa: E402
 from kiosk.debounce import Debouncer  # noqa: E402
 from kiosk.decode import DecoderChain  # noqa: E402
+from kiosk.decode.reader import FrameReader  # noqa: E402
 from kiosk.decode.zbar import ZbarDecoder  # noqa: E402
 from kiosk.decode.zxing import ZxingDecoder  # noqa: E402
 from kiosk.hardware import FeedbackFanout  # noqa: E402
@@ -80,7 +81,7 @@ def make_loop(state: Path) -> tuple[ScanLoop, FrameGrabber, EventStore]:
     store = EventStore(state / "events.db")
     loop = ScanLoop(
         frames=grabber,
-        chain=DecoderChain([ZxingDecoder(), ZbarDecoder()]),
+        reader=FrameReader(DecoderChain([ZxingDecoder(), ZbarDecoder()])),
         debouncer=Debouncer(cooldown_s=3.0),
         keyer=SubjectKeyer(b"benchmark secret, 32 bytes long!"),
         policy=log_only(),

@@ -77,9 +77,10 @@ def key_of_code(text: str, secret: bytes) -> str:
 def text_in_image(image: Path | bytes) -> str:
     """The text of the first QR code found in the picture, with the kiosk's decoders and no time limit."""
     from kiosk.decode import DecoderChain
+    from kiosk.decode.reader import FrameReader
 
     grey = _grey(image)
-    codes = DecoderChain(_decoders()).decode(grey, thorough=True).codes
+    codes = FrameReader(DecoderChain(_decoders())).read_still(grey).codes
     if not codes:
         raise SubjectError(f"no QR code could be read in {_name(image)}: a sharper, straighter picture may do")
     return codes[0].text

@@ -20,6 +20,7 @@ from kiosk.commands import Command
 from kiosk.config import KioskConfig, PolicyConfig
 from kiosk.credentials import SubjectKeyer
 from kiosk.debounce import Debouncer
+from kiosk.decode.reader import FrameReader
 from kiosk.hardware import Feedback
 from kiosk.loop import Gate, ScanLoop
 from kiosk.metrics import LoopMetrics
@@ -159,7 +160,7 @@ def assemble(
     source = source or build_source(config.camera.source, config.camera)
     lockstep = (not config.camera.realtime and not source.live) if lockstep is None else lockstep
     grabber = FrameGrabber(source, lockstep=lockstep, reopen_s=config.camera.reopen_s, clock=clock.monotonic)
-    chain = build_chain(config.decode)
+    reader = FrameReader(build_chain(config.decode))
     keyer = SubjectKeyer(load_or_create_secret(config.secret_path))
     commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
     outputs = None
@@ -174,7 +175,7 @@ def assemble(
     debounce = config.debounce
     loop = ScanLoop(
         frames=grabber,
-        chain=chain,
+        reader=reader,
         debouncer=Debouncer(
             debounce.cooldown_s,
             until_absent=debounce.until_absent,

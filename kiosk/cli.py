@@ -239,11 +239,13 @@ def _code_text(text_file: str | None, image: str | None) -> str:
     from kiosk.builders import build_chain
     from kiosk.camera.images import load_grey
     from kiosk.config import DecodeConfig
+    from kiosk.decode.reader import FrameReader
 
     grey = load_grey(Path(str(image)))
     if grey is None:
         raise click.BadParameter("not a readable image", param_hint="--image")
-    codes = build_chain(DecodeConfig(decoders=["zxing", "pyzbar", "opencv"])).decode(grey, thorough=True).codes
+    chain = build_chain(DecodeConfig(decoders=["zxing", "pyzbar", "opencv"]))
+    codes = FrameReader(chain).read_still(grey).codes
     return codes[0].text if codes else ""
 
 

@@ -23,8 +23,9 @@ from kiosk.commands import Command
 from kiosk.credentials import Credential, Kind, SubjectKeyer
 from kiosk.credentials.trust import TrustStore
 from kiosk.debounce import Debouncer, payload_digest
-from kiosk.decode import Box, Code, DecoderChain
+from kiosk.decode import Code
 from kiosk.decode.chain import ChainResult
+from kiosk.decode.reader import FrameReader
 from kiosk.errors import KioskError, SourceError, StoreError
 from kiosk.events import Event
 from kiosk.hardware.feedback import Feedback
@@ -36,7 +37,6 @@ from kiosk.verifier import Verifier
 
 log = logging.getLogger(__name__)
 
-_RECENT_S = 1.0  # an unread symbol seen this recently is worth second attempts at its place
 _MAX_FAILING = 50  # consecutive failing frames after which the loop gives up (and systemd restarts it)
 
 
@@ -77,7 +77,7 @@ class ScanLoop:
         self,
         *,
         frames: FrameFeed,
-        chain: DecoderChain,
+        reader: FrameReader,
         debouncer: Debouncer,
         keyer: SubjectKeyer,
         policy: Policy,
@@ -90,7 +90,7 @@ class ScanLoop:
         stall_s: float = 5.0,
     ) -> None:
         self.frames = frames
-        self.chain = chain
+        self.reader = reader
         self.debouncer = debouncer
         self.keyer = keyer
         self.policy = policy
@@ -101,8 +101,6 @@ class ScanLoop:
         self.verifier = verifier or Verifier(TrustStore(), clock)
         self.metrics = metrics or LoopMetrics()
         self.stall_s = stall_s
-        self._unread: list[Box] = []  # symbols seen but not read lately: second attempts look there
-        self._unread_at = float("-inf")
         self._throttle = Throttle(log)
         self.after_commit: Callable[[], None] = lambda: None  # e.g. wake the uploader
         self.on_frame: Callable[[Frame, ChainResult], None] | None = None  # e.g. the screen; must not block
@@ -156,11 +154,8 @@ class ScanLoop:
     def process(self, frame: Frame) -> list[Event]:
         """One frame through the pipeline; returns the events committed for it."""
         started = time.perf_counter()
-        near = self._unread if frame.captured - self._unread_at < _RECENT_S else []
-        result = self.chain.decode(frame.image, near=near)
+        result = self.reader.read(frame.image, frame.captured)
         self.metrics.frame((time.perf_counter() - started) * 1000, len(result.codes))
-        if result.unread:
-            self._unread, self._unread_at = result.unread, frame.captured
         if self.on_frame is not None:
             self.on_frame(frame, result)
         if not result.codes and not self.debouncer.tracking:

@@ -10,7 +10,8 @@ from typing import Any
 
 from kiosk.camera.files import VideoFileSource
 from kiosk.camera.images import images_in, is_image, is_video, load_grey
-from kiosk.decode import Box, Code, DecoderChain
+from kiosk.decode import Code, DecoderChain
+from kiosk.decode.reader import FrameReader
 from kiosk.errors import SourceError
 
 
@@ -48,7 +49,7 @@ def scan_image(name: str, chain: DecoderChain) -> ScanResult:
     if image is None:
         return ScanResult(name, error="not a readable image")
     started = time.perf_counter()
-    result = chain.decode(image, thorough=True)
+    result = FrameReader(chain).read_still(image)
     elapsed = (time.perf_counter() - started) * 1000
     return ScanResult(name, [code_json(c) for c in result.codes], elapsed)
 
@@ -62,13 +63,12 @@ def scan_video(name: str, chain: DecoderChain) -> ScanResult:
         return ScanResult(name, error=str(exc))
     found: dict[bytes, dict[str, Any]] = {}
     elapsed, index = 0.0, 0
-    near: list[Box] = []
+    reader, period = FrameReader(chain), 1.0 / (source.pace_fps or 15.0)  # the film's own time between frames
     try:
         while (image := source.read()) is not None:
             started = time.perf_counter()
-            result = chain.decode(image, near=near)
+            result = reader.read(image, index * period)
             elapsed += time.perf_counter() - started
-            near = result.unread
             for code in result.codes:
                 found.setdefault(code.digest_source, {**code_json(code), "frame": index})
             index += 1

@@ -227,23 +227,23 @@ def relay_states(factory) -> list[int]:
 
 
 def test_the_relay_is_released_when_the_loop_fails(tmp_path: Path):
-    from test_loop import ExplodingChain
+    from test_loop import ExplodingReader
 
     from kiosk.errors import KioskError
 
     kiosk, factory = gpio_kiosk(tmp_path, scene(CCCD_AN) + [np_blank()] * 60)
-    real_chain = kiosk.loop.chain
+    real_reader = kiosk.loop.reader
     kiosk.start()
     try:
         frames = 0
 
         class FailAfterTheDecision:
-            def decode(self, frame, **kwargs):
+            def read(self, frame, at):
                 nonlocal frames
                 frames += 1
-                return real_chain.decode(frame, **kwargs) if frames <= 8 else ExplodingChain().decode(frame)
+                return real_reader.read(frame, at) if frames <= 8 else ExplodingReader().read(frame, at)
 
-        kiosk.loop.chain = FailAfterTheDecision()
+        kiosk.loop.reader = FailAfterTheDecision()
         with contextlib.suppress(KioskError):
             kiosk.run(threading.Event(), until_end=True)
         assert 1 in relay_states(factory)  # it opened for the person (10 s hold) before the loop gave up

@@ -317,11 +317,12 @@ class SilentFeed:
 
 def loop_with(tmp_path: Path, frames: object, feedback: Recorder, **kwargs: object) -> ScanLoop:
     from kiosk.builders import build_chain
+    from kiosk.decode.reader import FrameReader
 
     config = config_for(tmp_path)
     return ScanLoop(
         frames=frames,  # type: ignore[arg-type]
-        chain=build_chain(config.decode),
+        reader=FrameReader(build_chain(config.decode)),
         debouncer=Debouncer(),
         keyer=SubjectKeyer(b"0123456789abcdef0123456789abcdef"),
         policy=log_only(),
@@ -348,8 +349,8 @@ def test_a_frozen_camera_is_signalled_as_a_fault_once(tmp_path: Path):
     assert recorder.faults == ["camera"]
 
 
-class ExplodingChain:
-    def decode(self, frame: np.ndarray, **_: object) -> None:
+class ExplodingReader:
+    def read(self, frame: np.ndarray, at: float) -> None:
         raise RuntimeError("decoder bug")
 
 
@@ -358,7 +359,7 @@ def test_a_loop_failing_on_every_frame_gives_up_with_a_fault(tmp_path: Path, cap
     source = ImageFolderSource(write_images(tmp_path / "f", [BLANK] * 60), fps=None)
     config = config_for(tmp_path)
     kiosk = assemble(config, source=source, feedback=recorder)
-    kiosk.loop.chain = ExplodingChain()  # type: ignore[assignment]
+    kiosk.loop.reader = ExplodingReader()  # type: ignore[assignment]
     kiosk.start()
     try:
         with pytest.raises(KioskError, match="50 frames in a row failed"):
