@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/loop_cost.py --json > bench/out/loop_cost.json
 	$(BIN)/python bench/latency.py --json > bench/out/latency.json
 	$(BIN)/python bench/decode_success.py --json > bench/out/decode_success.json
+	$(BIN)/python bench/decode_hard.py --json > bench/out/decode_hard.json
 	$(BIN)/python bench/verify_time.py --json > bench/out/verify_time.json
 	$(BIN)/python bench/ingest.py --json > bench/out/ingest.json
 	$(BIN)/python bench/drain.py --json > bench/out/drain.json
