@@ -1,9 +1,12 @@
-"""The decoder chain: the primary decoder on every frame, cheap second attempts only when they may pay off.
+"""The decoder chain: the primary decoder on every frame, second attempts only where a symbol may be.
 
-On most frames nobody is holding up a code, and the primary (zxing-cpp) says so in well under a millisecond.
-When it finds nothing but a code is likely present (it saw a symbol it could not read, or the caller knows a
-code was in view a moment ago), the chain tries a few transformations of the region and the fallback decoders,
-stopping as soon as one reads or the per-frame budget is spent.
+On most frames nobody is holding up a code, and the primary (zxing-cpp, dark-on-light symbols, no downscaled
+pass) says so in about half the time of zxing-cpp's defaults. When it reads nothing, the chain looks again where
+a symbol is: where the primary saw one it could not read, where one was seen a moment ago (`near`), and where
+the frame looks like it holds one (`kiosk.decode.locate`). Each crop is repaired (`kiosk.decode.repair`:
+enlarged, sharpened, thresholded, inverted) and read again, the repairs by measured value for their time, until
+one reads or the per-frame budget is spent. A camera's memory (`kiosk.decode.memory`) spares regions of its
+scene that every repair has already failed on, so an idle gate costs no more than the primary.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ import cv2
 
 from kiosk.camera.base import Grey
 from kiosk.decode.base import Box, Code, Decoder
+from kiosk.decode.locate import likely_symbols
+from kiosk.decode.memory import RegionMemory
+from kiosk.decode.repair import REPAIRS, Repair
 from kiosk.decode.zxing import ZxingDecoder
 
 _MARGIN = 0.15  # grow a hinted box by this fraction on each side: zxing's corners sit on the finder patterns
-_UPSCALE_BELOW = 400  # upscale crops smaller than this (pixels, longer side)
+_UPSCALE_BELOW = 400  # a fallback also tries crops smaller than this (pixels, longer side) enlarged
+_AS_IS = Repair("as-is", lambda image: image)
 _MIN_SIDE = 32  # never downscale an image below this (pixels, shorter side)
 
 
@@ -55,57 +62,98 @@ class DecoderChain:
         self.retry = retry
         self.budget_s = budget_ms / 1000
         self._timer = timer
-        self._enhancer = ZxingDecoder(binarizer="global-histogram", hints=False, name="zxing")
-        self._cost: dict[tuple[str, str], float] = {}  # seconds per pixel of each kind of attempt (running mean)
+        self._repairer = ZxingDecoder(hints=False, downscale=False, name="zxing")  # reads the repaired crops
+        # one more reading of an enlarged crop: a global threshold reads some evenly lit prints (zxing's samples)
+        self._histogram = ZxingDecoder(binarizer="global-histogram", hints=False, downscale=True, name="zxing")
+        self._cost: dict[tuple[int, str], float] = {}  # seconds per pixel of each kind of attempt (running mean)
 
-    def decode(self, frame: Grey, *, near: Sequence[Box] = (), thorough: bool = False) -> ChainResult:
+    def decode(
+        self,
+        frame: Grey,
+        *,
+        near: Sequence[Box] = (),
+        thorough: bool = False,
+        memory: RegionMemory | None = None,
+        at: float = 0.0,
+    ) -> ChainResult:
         """Read `frame`.
 
-        `near`: boxes (frame coordinates) of symbols seen but not read in recent frames; if the primary reads
-        nothing, second attempts look there and where it saw symbols now. `thorough`: no time budget, and the
-        whole image when there is nowhere else to look (still images).
+        `near`: boxes (frame coordinates) of symbols seen but not read in recent frames. If the primary reads
+        nothing, second attempts repair crops where it saw symbols now, where they were seen lately, and where
+        the frame looks like it holds one (`likely_symbols`); `memory` (a camera's, with the frame's time `at`)
+        skips regions that look as they did when every repair failed on them. `thorough`: no time budget, and
+        the whole image when there is nowhere else to look (still images).
         """
         view = _View.of(frame, self.roi, self.downscale)
         first = self.primary.read(view.image)
         unread = [view.box_to_frame(b) for b in _merged(first.hints)]
         if first.codes:
             return ChainResult(_unique(view.to_frame(c) for c in first.codes), unread, 1)
-        regions = first.hints + [b for b in (view.box_from_frame(n) for n in near) if b is not None]
-        if not self.retry or not (regions or thorough):
+        if not self.retry:
             return ChainResult([], unread, 1)
-        deadline = None if thorough else self._timer() + self.budget_s
-        found, attempts = self._second_attempts(view.image, regions, deadline)
+        if memory is not None and memory.unchanged(view.image):
+            return ChainResult([], unread, 1)  # an idle scene: everything in it has been tried
+        found, attempts = self._look_again(view, first.hints, near, thorough, memory, at)
         return ChainResult(_unique(view.to_frame(c) for c in found), [] if found else unread, 1 + attempts)
 
-    def _second_attempts(self, image: Grey, boxes: list[Box], deadline: float | None) -> tuple[list[Code], int]:
+    def _look_again(
+        self, view: _View, hints: list[Box], near: Sequence[Box], thorough: bool, memory: RegionMemory | None, at: float
+    ) -> tuple[list[Code], int]:
+        """Second attempts where symbols were seen now or lately, and where one is likely."""
+        seen = hints + [b for b in (view.box_from_frame(n) for n in near) if b is not None]
+        # Joined where they overlap: a Micro QR hint is one finder pattern of a larger symbol around it.
+        regions = _merged(seen + likely_symbols(view.image))
+        crops = list(_regions(view.image, regions)) + ([_whole(view.image)] if thorough else [])  # a still: all too
+        variants = list(self._variants(crops))
+        looks = [memory.recall(crop, box, at) for crop, box in crops] if memory is not None else []
+        done = [look.done for look in looks] or [0] * len(crops)
+        deadline = None if thorough else self._timer() + self.budget_s
+        found, attempts = self._second_attempts(crops, variants, done, deadline) if crops else ([], 0)
+        if memory is not None and not found:
+            for look, n in zip(looks, done, strict=True):
+                memory.failed(look, n)
+            if all(n >= len(variants) for n in done):
+                memory.settle()
+        return found, attempts
+
+    def _second_attempts(
+        self,
+        crops: list[tuple[Grey, Box]],
+        variants: list[tuple[Decoder, Repair]],
+        done: list[int],
+        deadline: float | None,
+    ) -> tuple[list[Code], int]:
+        """Each variant on every crop in turn, from where `done` says each crop's repairs got to, until one reads
+        or the budget is spent. `done` is updated: a crop's count stops at the first variant the budget skipped."""
         attempts = 0
-        for region, (ox, oy) in _regions(image, boxes):
-            for decoder, variant, scale in self._variants(region):
-                kind = (decoder.name + decoder.__class__.__name__, variant.__name__)
-                pixels = region.size * scale * scale
+        for step, (decoder, repair) in enumerate(variants):
+            for index, (region, box) in enumerate(crops):
+                if done[index] != step:
+                    continue  # tried already (in an earlier frame), or stopped by the budget in this one
+                kind = (id(decoder), repair.name)  # each decoder its own costs (two zxing-cpp, two binarizers)
+                pixels = region.size * repair.scale * repair.scale
                 started = self._timer()
                 if deadline is not None and started + self._cost.get(kind, 0.0) * pixels > deadline:
-                    continue  # would overrun the budget; a cheaper attempt may still fit
+                    continue  # would overrun the budget: the next frame goes on from here
                 attempts += 1
-                found = decoder.read(variant(region)).codes
+                found = decoder.read(repair.apply(region)).codes
                 spent = (self._timer() - started) / max(pixels, 1.0)
                 self._cost[kind] = spent if kind not in self._cost else 0.8 * self._cost[kind] + 0.2 * spent
                 if found:
-                    return [c.moved(ox, oy, scale) for c in found], attempts
+                    return [c.moved(box[0], box[1], repair.scale) for c in found], attempts
+                done[index] = step + 1
         return [], attempts
 
-    def _variants(self, region: Grey) -> Iterator[tuple[Decoder, Callable[[Grey], Grey], float]]:
-        """(decoder, transformation, scale of the transformation), cheapest and likeliest first."""
-        small = max(region.shape[:2]) < _UPSCALE_BELOW
-        if small:
-            yield self._enhancer, _upscale, 2.0
-        yield self.primary, _median, 1.0
-        if not small:
-            yield self._enhancer, _identity, 1.0
+    def _variants(self, crops: list[tuple[Grey, Box]]) -> Iterator[tuple[Decoder, Repair]]:
+        """(decoder, repair), by measured value for the time: zxing-cpp on each repair, then the fallbacks."""
+        for repair in REPAIRS:
+            yield self._repairer, repair
+        yield self._histogram, REPAIRS[0]
+        small = any(max(region.shape[:2]) < _UPSCALE_BELOW for region, _ in crops)
         for fallback in self.fallbacks:
-            yield fallback, _identity, 1.0
+            yield fallback, _AS_IS
             if small:
-                yield fallback, _upscale, 2.0
+                yield fallback, REPAIRS[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,17 +196,20 @@ class _View:
         return (x0, y0, x1, y1) if x1 - x0 >= 8 and y1 - y0 >= 8 else None
 
 
-def _regions(image: Grey, hints: list[Box]) -> Iterator[tuple[Grey, tuple[int, int]]]:
-    """Crops around each hinted symbol (with a margin), or the whole image when there is no hint."""
-    if not hints:
-        yield image, (0, 0)  # thorough, and nothing seen: the whole view
-        return
+def _regions(image: Grey, boxes: list[Box]) -> Iterator[tuple[Grey, Box]]:
+    """Crops around each box (with a margin), in the order given, each with the box it was cut from."""
     height, width = image.shape[:2]
-    for x0, y0, x1, y1 in _merged(hints):
+    for x0, y0, x1, y1 in boxes:
         mx, my = int((x1 - x0) * _MARGIN) + 4, int((y1 - y0) * _MARGIN) + 4
         bx0, by0 = max(0, x0 - mx), max(0, y0 - my)
         bx1, by1 = min(width, x1 + mx), min(height, y1 + my)
-        yield image[by0:by1, bx0:bx1], (bx0, by0)
+        yield image[by0:by1, bx0:bx1], (bx0, by0, bx1, by1)
+
+
+def _whole(image: Grey) -> tuple[Grey, Box]:
+    """The whole view as one crop (thorough, and nothing seen)."""
+    height, width = image.shape[:2]
+    return image, (0, 0, width, height)
 
 
 def _merged(boxes: list[Box]) -> list[Box]:
@@ -174,18 +225,6 @@ def _merged(boxes: list[Box]) -> list[Box]:
 
 def _overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-def _identity(image: Grey) -> Grey:
-    return image
-
-
-def _upscale(image: Grey) -> Grey:
-    return cast(Grey, cv2.resize(image, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC))
-
-
-def _median(image: Grey) -> Grey:
-    return cast(Grey, cv2.medianBlur(image, 3))  # removes phone-screen moire and sensor speckle
 
 
 def _unique(codes: Iterator[Code]) -> list[Code]:

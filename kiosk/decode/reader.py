@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from kiosk.camera.base import Grey
 from kiosk.decode.base import Box
 from kiosk.decode.chain import ChainResult, DecoderChain
+from kiosk.decode.memory import RegionMemory
 
 RECENT_S = 1.0  # a symbol seen but not read this recently is worth second attempts at its place
 
@@ -24,11 +25,12 @@ class FrameReader:
         self.recent_s = recent_s
         self._unread: Sequence[Box] = ()  # symbols seen but not read lately (frame coordinates)
         self._unread_at = float("-inf")
+        self._memory = RegionMemory()  # regions of this camera's scene that every repair failed on
 
     def read(self, image: Grey, at: float) -> ChainResult:
         """The codes of the frame captured at `at` (monotonic seconds), helped by what recent frames saw."""
         near = self._unread if at - self._unread_at < self.recent_s else ()
-        result = self.chain.decode(image, near=near)
+        result = self.chain.decode(image, near=near, memory=self._memory, at=at)
         if result.unread:
             self._unread, self._unread_at = result.unread, at
         return result
