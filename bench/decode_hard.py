@@ -224,6 +224,29 @@ def cost(empty: list[np.ndarray], rounds: int) -> dict[str, Any]:
     return out
 
 
+def idle_cost(scenes: int, seconds: float, seed: int) -> dict[str, Any]:
+    """ms per frame at an idle gate: each of `scenes` empty scenes (every third) filmed for `seconds`, only the
+    sensor's noise changing; raw zxing-cpp, and one kiosk reader per scene, as the gate runs it. Also the kiosk
+    after its first 2 s on the scene, once its memory knows what in it is not a code."""
+    frames = int(seconds * hf.FPS)
+    times: dict[str, list[float]] = {"zxing": [], "kiosk": [], "kiosk after 2 s": []}
+    for scene in range(0, 3 * scenes, 3):
+        reader = kiosk_reader()
+        for n, frame in enumerate(hf.idle_stream(scene, frames, seed)):
+            _, raw_ms = timed(raw_zxing, frame)
+            started = time.perf_counter()
+            reader.read(frame, n / hf.FPS)
+            ms = (time.perf_counter() - started) * 1000
+            times["kiosk"].append(ms)
+            times["zxing"].append(raw_ms)
+            if n >= 2 * hf.FPS:
+                times["kiosk after 2 s"].append(ms)
+    out: dict[str, Any] = {name: pct(ms) for name, ms in times.items()}
+    for name in ("kiosk", "kiosk after 2 s"):
+        out[f"{name} / zxing, median"] = round(out[name]["p50"] / out["zxing"]["p50"], 3)
+    return out
+
+
 def fingerprint(arrays: Iterable[np.ndarray]) -> str:
     digest = hashlib.sha256()
     for a in arrays:
@@ -294,6 +317,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "false reads on empty frames": false_positives(empty, reads),
         "false reads on falsepositives-1": false_positives(photos(), reads),
         "cost on empty frames (ms)": cost(empty, args.rounds),
+        "cost at an idle gate (ms)": idle_cost(args.idle_scenes, args.idle_s, args.seed),
         "peak rss MB, kiosk reading": kiosk_rss(samples, clips, empty),
         "peak rss MB, whole benchmark": peak_rss_mb(),
         "run s": round(time.perf_counter() - started, 1),
@@ -335,6 +359,11 @@ def print_tables(result: dict[str, Any]) -> None:
     for name in ("zxing", "kiosk (fresh)", "kiosk (continuous)"):
         ratio = cst.get(f"{name} / zxing, median", 1.0)
         print(f"| {name} | {cst[name]['p50']} | {cst[name]['p95']} | {ratio} |")
+    idle = result["cost at an idle gate (ms)"]
+    print("\n| idle gate | p50 | p95 | median / zxing |\n| --- | ---: | ---: | ---: |")
+    for name in ("zxing", "kiosk", "kiosk after 2 s"):
+        ratio = idle.get(f"{name} / zxing, median", 1.0)
+        print(f"| {name} | {idle[name]['p50']} | {idle[name]['p95']} | {ratio} |")
     print(f"\npeak RSS: kiosk reading {result['peak rss MB, kiosk reading']} MB, "
           f"this whole benchmark {result['peak rss MB, whole benchmark']} MB")  # fmt: skip
     print(f"set {result['set fingerprint']} (seed {result['seed']}); "
@@ -360,6 +389,8 @@ def main() -> None:
     parser.add_argument("--empty", type=int, default=60, help="frames with no code (cost and false reads)")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--rounds", type=int, default=5, help="timing rounds over the empty frames")
+    parser.add_argument("--idle-scenes", type=int, default=20, help="empty scenes filmed as an idle gate")
+    parser.add_argument("--idle-s", type=float, default=3.0, help="seconds each idle scene is filmed")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--check", action="store_true", help="exit 1 if the kiosk reader read anything false")
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)

@@ -55,7 +55,7 @@ printed notice, clutter (checks, stripes), a logo with three finder-like squares
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import cv2
@@ -359,6 +359,12 @@ def empty_frames(count: int = 60, seed: int = 13) -> list[Arr]:
 
 
 def empty_frame(i: int, seed: int = 13) -> Arr:
+    return idle_stream(i, 1, seed)[0]
+
+
+def idle_stream(i: int, frames: int, seed: int = 13) -> list[Arr]:
+    """An idle gate: empty frame `i`'s scene filmed `frames` times in a row, only the sensor's noise changing
+    (frame 0 is `empty_frame(i)`)."""
     rng = _rng(seed, 3, i)
     level, kind = LEVELS[i % 3], EMPTY_KINDS[(i // 3) % len(EMPTY_KINDS)]
     spec = _spec(rng, level, MAINS[int(rng.integers(len(MAINS)))])
@@ -369,7 +375,8 @@ def empty_frame(i: int, seed: int = 13) -> Arr:
                     spec.values["tilt"], float(rng.uniform(0, 180)), float(rng.uniform(120, 260)))  # fmt: skip
         layers.append((sc.prepared(prop, pose.side), sc.homography(prop, pose)))
     cam = _camera(spec, rng, spec.values["motion"], float(rng.uniform(0, 180)))
-    return sc.shoot(sc.background(rng), layers, cam)
+    scene = sc.background(rng)
+    return [sc.shoot(scene, layers, replace(cam, seed=cam.seed + n)) for n in range(frames)]
 
 
 ORACLE_PX = 8  # pixels per module of the rectified symbol
