@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kiosk.credentials.base45 import b45encode
+
 SURNAMES = [
     "Nguyễn",
     "Trần",
@@ -78,20 +80,8 @@ CITIES = [
     ("Quận Hoàn Kiếm", "Hà Nội"), ("Quận 1", "TP. Hồ Chí Minh"), ("Quận Ngô Quyền", "TP. Hải Phòng"),
     ("TP. Thủ Dầu Một", "Tỉnh Bình Dương"), ("Quận Sơn Trà", "TP. Đà Nẵng"), ("Huyện Đắk R'Lấp", "Tỉnh Đắk Nông"),
 ]  # fmt: skip
-B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 KINDS = ("cccd", "pccovid", "url", "hd1", "hc1")
 WEIGHTS = (0.4, 0.25, 0.15, 0.12, 0.08)
-
-
-def base45(data: bytes) -> str:
-    """RFC 9285."""
-    out = []
-    for i in range(0, len(data) - 1, 2):
-        n = data[i] * 256 + data[i + 1]
-        out += [B45[n % 45], B45[n // 45 % 45], B45[n // 2025]]
-    if len(data) % 2:
-        out += [B45[data[-1] % 45], B45[data[-1] // 45]]
-    return "".join(out)
 
 
 def ascii_upper(text: str) -> str:
@@ -145,11 +135,11 @@ def url(rng: np.random.Generator) -> str:
 
 
 def hd1(rng: np.random.Generator) -> str:
-    return "HD1:" + base45(rng.bytes(int(rng.integers(100, 138))))
+    return "HD1:" + b45encode(rng.bytes(int(rng.integers(100, 138))))
 
 
 def hc1(rng: np.random.Generator) -> str:
-    return "HC1:" + base45(rng.bytes(int(rng.integers(330, 397))))
+    return "HC1:" + b45encode(rng.bytes(int(rng.integers(330, 397))))
 
 
 MAKERS = {"cccd": cccd, "pccovid": pccovid, "url": url, "hd1": hd1, "hc1": hc1}
