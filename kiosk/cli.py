@@ -244,8 +244,7 @@ def _code_text(text_file: str | None, image: str | None) -> str:
     grey = load_grey(Path(str(image)))
     if grey is None:
         raise click.BadParameter("not a readable image", param_hint="--image")
-    chain = build_chain(DecodeConfig(decoders=["zxing", "pyzbar", "opencv"]))
-    codes = FrameReader(chain).read_still(grey).codes
+    codes = FrameReader(build_chain(DecodeConfig(decoders=["zxing", "pyzbar", "opencv"]))).read_still(grey).codes
     return codes[0].text if codes else ""
 
 
