@@ -407,6 +407,26 @@ def readable(image: Arr, corners: Arr, modules: int, text: str, quiet: bool = Fa
     return False
 
 
+FUSED = 3  # frames the fused oracle averages at most
+
+
+def readable_fused(clip: Clip, k: int) -> bool:
+    """Whether frame `k` of `clip`, averaged with up to FUSED - 1 frames before it (those with the symbol in
+    view) after warping each onto frame k at the symbol's true corners, is `readable`: what a reader that aligned
+    several frames perfectly and combined them could read (noise and glare average out; blur does not)."""
+    target = np.asarray(clip.quads[k], np.float32)
+    height, width = clip.frames[k].shape[:2]
+    warped = []
+    for j in range(k, max(clip.in_view, k - FUSED + 1) - 1, -1):
+        hom = cv2.getPerspectiveTransform(np.asarray(clip.quads[j], np.float32), target)
+        warped.append(cv2.warpPerspective(clip.frames[j].astype(np.float32), hom, (width, height),
+                                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))  # fmt: skip
+        mean = np.clip(np.mean(warped, axis=0) + 0.5, 0, 255).astype(np.uint8)
+        if readable(mean, target, clip.modules, clip.text, quiet=True):
+            return True
+    return False
+
+
 def _zxing_reads(image: Arr, text: str) -> bool:
     found = zxingcpp.read_barcodes(image, formats=_QR, try_rotate=False, try_downscale=False)
     return any(r.text == text for r in found)

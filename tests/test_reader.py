@@ -160,3 +160,32 @@ def test_a_region_coming_into_focus_is_tried_afresh() -> None:
     assert memory.recall(crop, box, 21 / 15).done == 7
     sharp = card[130:270, 180:320]
     assert memory.recall(sharp, box, 22 / 15).done == 0
+
+
+def test_a_gate_view_that_takes_several_states_costs_the_first_pass_in_each() -> None:
+    """A door open then shut, lights on then off: each state, once nothing in it is left to try, is known again
+    when it comes back (for `forget_s`), and a code held up in front of either is not."""
+    memory = RegionMemory(forget_s=60.0)
+    states = [hf.idle_stream(i, 1, seed=13)[0] for i in (12, 13)]
+    for n, state in enumerate(states):
+        assert not memory.unchanged(state, n)
+        memory.settle(n)
+    assert memory.unchanged(states[0], 2.0) and memory.unchanged(states[1], 3.0)
+    held = states[0].copy()
+    held[150:350, 220:420] = cv2.resize(qr_image(CCCD, scale=2), (200, 200))
+    assert not memory.unchanged(held, 4.0)
+    assert not memory.unchanged(states[0], 70.0)  # forgotten: tried afresh now and then
+
+
+def test_repairs_longer_than_the_budget_do_not_keep_an_idle_gate_trying() -> None:
+    """A repair that costs more than a frame's whole budget on a region is never made in the loop; the region
+    counts as done with it, so an idle scene still settles (before, 1280x720 scenes never did)."""
+    chain = build_chain(DecodeConfig(budget_ms=0.1))  # no repair fits: each is timed once, then never made
+    for scene in (hf.idle_stream(12, 41, seed=13), hf.idle_stream(14, 41, seed=13)):  # two notices
+        assert likely_symbols(scene[0])
+        memory = RegionMemory()  # the second scene meets a chain that already knows every repair's cost
+        settled = []  # per frame: whether the scene was known as one with nothing left to try
+        for n, frame in enumerate(scene):
+            settled.append(memory.unchanged(frame, n / hf.FPS))
+            chain.decode(frame, memory=memory, at=n / hf.FPS)
+        assert True in settled[:20] and all(settled[settled.index(True) :])

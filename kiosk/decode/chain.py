@@ -91,7 +91,7 @@ class DecoderChain:
             return ChainResult(_unique(view.to_frame(c) for c in first.codes), unread, 1)
         if not self.retry:
             return ChainResult([], unread, 1)
-        if memory is not None and memory.unchanged(view.image):
+        if memory is not None and memory.unchanged(view.image, at):
             return ChainResult([], unread, 1)  # an idle scene: everything in it has been tried
         found, attempts = self._look_again(view, first.hints, near, thorough, memory, at)
         return ChainResult(_unique(view.to_frame(c) for c in found), [] if found else unread, 1 + attempts)
@@ -113,7 +113,7 @@ class DecoderChain:
             for look, n in zip(looks, done, strict=True):
                 memory.failed(look, n)
             if all(n >= len(variants) for n in done):
-                memory.settle()
+                memory.settle(at)
         return found, attempts
 
     def _second_attempts(
@@ -124,7 +124,8 @@ class DecoderChain:
         deadline: float | None,
     ) -> tuple[list[Code], int]:
         """Each variant on every crop in turn, from where `done` says each crop's repairs got to, until one reads
-        or the budget is spent. `done` is updated: a crop's count stops at the first variant the budget skipped."""
+        or the budget is spent. `done` is updated: a crop's count stops at the first variant the budget skipped,
+        and passes a variant that costs more than the whole budget on that crop (a frame never has time for it)."""
         attempts = 0
         for step, (decoder, repair) in enumerate(variants):
             for index, (region, box) in enumerate(crops):
@@ -132,8 +133,11 @@ class DecoderChain:
                     continue  # tried already (in an earlier frame), or stopped by the budget in this one
                 kind = (id(decoder), repair.name)  # each decoder its own costs (two zxing-cpp, two binarizers)
                 pixels = region.size * repair.scale * repair.scale
-                started = self._timer()
-                if deadline is not None and started + self._cost.get(kind, 0.0) * pixels > deadline:
+                started, cost = self._timer(), self._cost.get(kind, 0.0) * pixels
+                if deadline is not None and cost > self.budget_s:
+                    done[index] = step + 1  # longer than a whole frame's budget: never tried in the loop
+                    continue
+                if deadline is not None and started + cost > deadline:
                     continue  # would overrun the budget: the next frame goes on from here
                 attempts += 1
                 found = decoder.read(repair.apply(region)).codes

@@ -30,6 +30,7 @@ _STILL = 15  # frames (a second) a region must look the same in before its repai
 _SHARPER = 1.08  # sharper than this (blur clearing) is tried afresh; sensor noise moves it by 5 % at most
 _SCENE = (40, 30)  # the whole frame, for telling an idle scene from one where something moved
 _SAME_SCENE = 1.5  # a card coming in changes a fifth of the frame by tens of grey levels: 5 or more
+_SCENES = 16  # settled scenes kept: a gate's view takes a few states (door open or shut, lights, a parked cart)
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # told apart by identity: a thumbnail is an array
@@ -47,22 +48,26 @@ class Look:
 
 class RegionMemory:
     """Regions tried in vain, recognised by place and looks, with how far the repairs got on each; and the whole
-    scene as it looked when nothing in it was left to try (an idle gate), so that such a frame costs no more."""
+    scene as it looked when nothing in it was left to try (an idle gate), in each of the few states a gate's view
+    takes, so that such a frame costs no more."""
 
     def __init__(self, forget_s: float = 60.0) -> None:
         self.forget_s = forget_s
         self._looks: list[Look] = []
         self._scene: np.ndarray | None = None  # the last frame's, small
-        self._settled: np.ndarray | None = None  # the scene when every region in it had failed every repair
+        self._settled: list[tuple[np.ndarray, float]] = []  # scenes where every region failed every repair, when
 
-    def unchanged(self, frame: Grey) -> bool:
-        """Whether `frame` looks as the scene did when nothing in it was left to try."""
-        self._scene = _scene_of(frame)
-        return self._settled is not None and _same(self._scene, self._settled, _SAME_SCENE)
+    def unchanged(self, frame: Grey, at: float) -> bool:
+        """Whether `frame` (at time `at`) looks as the scene did lately in a state where nothing was left to try."""
+        scene = self._scene = _scene_of(frame)
+        self._settled = [(old, when) for old, when in self._settled if at - when < self.forget_s]
+        return any(_same(scene, old, _SAME_SCENE) for old, _ in reversed(self._settled))
 
-    def settle(self) -> None:
-        """Nothing in the last frame given to `unchanged` is left to try."""
-        self._settled = self._scene
+    def settle(self, at: float) -> None:
+        """Nothing in the last frame given to `unchanged` (at time `at`) is left to try."""
+        if self._scene is not None:
+            self._settled.append((self._scene, at))
+            del self._settled[:-_SCENES]
 
     def recall(self, crop: Grey, box: Box, at: float) -> Look:
         """`crop` (at `box`, at time `at`), with the repairs that failed on a region that looked like it."""
