@@ -12,9 +12,11 @@ demo: $(STAMP)
 
 test: lint typecheck unit
 
+# The floor plan too: import-linter's contracts in pyproject.toml (layers of the kiosk, what the centre may use).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

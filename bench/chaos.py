@@ -59,7 +59,7 @@ from central.schema import events as central_events  # noqa: E402
 from central.timeutil import utcnow  # noqa: E402
 from kiosk.credentials.trust import TrustStore  # noqa: E402
 from kiosk.demo.central import LocalCentral  # noqa: E402
-from kiosk.statuslist import StatusList  # noqa: E402
+from kiosk.policy.statuslist import StatusList  # noqa: E402
 from kiosk.sync.identity import load_enrolment  # noqa: E402
 
 SECRET = bytes(range(32))

@@ -66,12 +66,12 @@ from kiosk.credentials.passes import PassClaims, issue_pass  # noqa: E402
 from kiosk.credentials.reader import PARSERS  # noqa: E402
 from kiosk.credentials.subject import SubjectKeyer  # noqa: E402
 from kiosk.credentials.trust import TrustStore, signer_from_certificate  # noqa: E402
+from kiosk.credentials.verifier import Verifier  # noqa: E402
 from kiosk.decode import DecoderChain  # noqa: E402
 from kiosk.decode.opencv import OpenCVDecoder  # noqa: E402
 from kiosk.decode.zbar import ZbarDecoder  # noqa: E402
 from kiosk.decode.zxing import ZxingDecoder  # noqa: E402
-from kiosk.verifier import Verifier  # noqa: E402
-from kiosk.verifyreport import SubjectKeying, report_text, verification_report  # noqa: E402
+from kiosk.ops.verifyreport import SubjectKeying, report_text, verification_report  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 from dccmaker import hostile_payloads, make_hc1, make_signer  # noqa: E402

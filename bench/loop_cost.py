@@ -34,8 +34,8 @@ from kiosk.camera.files import VideoFileSource  # noqa: E402
 from kiosk.camera.images import load_grey  # noqa: E402
 from kiosk.clock import SystemClock  # noqa: E402
 from kiosk.credentials import SubjectKeyer  # noqa: E402
-from kiosk.debounce import Debouncer  # noqa: E402
 from kiosk.decode import DecoderChain  # noqa: E402
+from kiosk.decode.debounce import Debouncer  # noqa: E402
 from kiosk.decode.reader import FrameReader  # noqa: E402
 from kiosk.decode.zbar import ZbarDecoder  # noqa: E402
 from kiosk.decode.zxing import ZxingDecoder  # noqa: E402

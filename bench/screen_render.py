@@ -26,12 +26,12 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 from kiosk.camera.base import Frame  # noqa: E402
-from kiosk.configfeedback import ScreenConfig  # noqa: E402
+from kiosk.config.outputs import ScreenConfig  # noqa: E402
 from kiosk.decode import DecoderChain  # noqa: E402
 from kiosk.decode.zxing import ZxingDecoder  # noqa: E402
 from kiosk.hardware.display import MemoryPresenter, PygamePresenter, ScreenFeedback  # noqa: E402
 from kiosk.hardware.screen import Banner, ScreenRenderer, Seen  # noqa: E402
-from kiosk.messages import MESSAGES, Messages  # noqa: E402
+from kiosk.policy.messages import MESSAGES, Messages  # noqa: E402
 
 SIZES = ((800, 480), (1280, 720))
 ROI = (0.15, 0.1, 0.7, 0.8)

@@ -35,11 +35,11 @@ add_repo_to_path()
 from kiosk.app import assemble  # noqa: E402
 from kiosk.camera.files import ImageFolderSource  # noqa: E402
 from kiosk.config import KioskConfig  # noqa: E402
-from kiosk.configfeedback import VoiceConfig  # noqa: E402
+from kiosk.config.outputs import VoiceConfig  # noqa: E402
 from kiosk.events import Event  # noqa: E402
 from kiosk.hardware import Feedback, FeedbackFanout  # noqa: E402
 from kiosk.hardware.voice import VoiceFeedback  # noqa: E402
-from kiosk.messages import MESSAGES, Messages  # noqa: E402
+from kiosk.policy.messages import MESSAGES, Messages  # noqa: E402
 
 
 def fake_player(work: Path) -> tuple[list[str], Path]:

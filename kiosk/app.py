@@ -7,34 +7,34 @@ import queue
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import ValidationError
 
 from kiosk import __version__
 from kiosk.builders import build_chain, build_policy, build_source, load_status, load_trust
 from kiosk.camera import FrameGrabber, FrameSource
 from kiosk.clock import Clock, SystemClock
 from kiosk.commands import Command
-from kiosk.config import KioskConfig, PolicyConfig
+from kiosk.config import KioskConfig
 from kiosk.credentials import SubjectKeyer
-from kiosk.debounce import Debouncer
+from kiosk.credentials.verifier import Verifier
+from kiosk.decode.debounce import Debouncer
 from kiosk.decode.reader import FrameReader
 from kiosk.hardware import Feedback
 from kiosk.loop import Gate, ScanLoop
 from kiosk.metrics import LoopMetrics
+from kiosk.ops.statuspage import StatusPage, StatusPageError, chain_observers
 from kiosk.outputs import build_outputs
 from kiosk.secrets import load_or_create_secret
-from kiosk.statuspage import StatusPage, StatusPageError, chain_observers
 from kiosk.store import EventStore
 from kiosk.store.retention import Retention
 from kiosk.store.salvage import Recovery, open_store
 from kiosk.sync.client import CentralClient
-from kiosk.sync.configsync import load_policy_overrides
-from kiosk.sync.identity import Enrolment, load_enrolment, load_key
+from kiosk.sync.effective import with_central_policy, with_enrolment
+from kiosk.sync.enrol import once_heartbeat, run_once
+from kiosk.sync.identity import Enrolment, NotEnrolled, load_key
 from kiosk.sync.worker import SyncTimers, SyncWorker
-from kiosk.verifier import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -123,28 +123,6 @@ class Kiosk:
         }
 
 
-def with_enrolment(config: KioskConfig) -> tuple[KioskConfig, Enrolment | None]:
-    """`config` with the device id and venue the centre gave at enrolment, if enrolled."""
-    enrolment = load_enrolment(config.state_dir)
-    if enrolment is None:
-        return config, None
-    device = config.device.model_copy(update={"id": enrolment.device_id, "venue": enrolment.venue})
-    return config.model_copy(update={"device": device}), enrolment
-
-
-def with_central_policy(config: KioskConfig) -> KioskConfig:
-    """`config` with the venue policy the centre sent laid over the file's (an unusable one is ignored)."""
-    overrides = load_policy_overrides(config.state_dir)
-    if not overrides:
-        return config
-    try:
-        policy = PolicyConfig.model_validate({**config.policy.model_dump(), **overrides})
-    except ValidationError as exc:
-        log.error("the centre's venue policy is not usable (%s); keeping the config file's", exc.errors()[0]["msg"])
-        return config
-    return config.model_copy(update={"policy": policy})
-
-
 def assemble(
     config: KioskConfig,
     *,
@@ -201,12 +179,30 @@ def assemble(
         kiosk.status_page = StatusPage(config.status_page, kiosk)
         loop.on_frame = chain_observers(loop.on_frame, kiosk.status_page.tap)
     if enrolment is not None and config.sync.enabled:
-        kiosk.sync = build_sync(config, enrolment, clock, kiosk)
+        kiosk.sync = build_sync(
+            config,
+            enrolment,
+            clock,
+            heartbeat=kiosk.heartbeat,
+            on_config=kiosk.reload_lists,
+            alarm=feedback.fault,
+            retention=Retention(config.database_path, config.store.retention_days),
+        )
         loop.after_commit = kiosk.sync.wake
     return kiosk
 
 
-def build_sync(config: KioskConfig, enrolment: Enrolment, clock: Clock, kiosk: Kiosk) -> SyncWorker:
+def build_sync(
+    config: KioskConfig,
+    enrolment: Enrolment,
+    clock: Clock,
+    *,
+    heartbeat: Callable[[EventStore], dict[str, Any]],
+    on_config: Callable[[], None] = lambda: None,
+    alarm: Callable[[str], None] = lambda reason: None,
+    retention: Retention | None = None,
+) -> SyncWorker:
+    """The sync worker: the running kiosk's (its thread started with the kiosk) and `kiosk sync --once`'s."""
     sync = config.sync
     ca_bundle = str(sync.ca_bundle) if sync.ca_bundle else enrolment.ca_bundle
     client = CentralClient(enrolment.server, enrolment.device_id, load_key(config.state_dir), ca_bundle=ca_bundle)
@@ -215,10 +211,23 @@ def build_sync(config: KioskConfig, enrolment: Enrolment, clock: Clock, kiosk: K
         state_dir=config.state_dir,
         client=client,
         clock=clock,
-        heartbeat=kiosk.heartbeat,
-        on_config=kiosk.reload_lists,
-        alarm=kiosk.feedback.fault,
+        heartbeat=heartbeat,
+        on_config=on_config,
+        alarm=alarm,
         timers=SyncTimers(sync.poll_s, sync.heartbeat_s, sync.config_s),
         batch=sync.batch,
-        retention=Retention(config.database_path, config.store.retention_days),
+        retention=retention,
     )
+
+
+def sync_once(config: KioskConfig) -> dict[str, Any]:
+    """`kiosk sync --once`: the backlog pushed, the config pulled and a heartbeat sent, in this process."""
+    config, enrolment = with_enrolment(config)
+    if enrolment is None:
+        raise NotEnrolled("not enrolled: run kiosk enroll --server URL --code CODE first")
+    worker = build_sync(config, enrolment, SystemClock(), heartbeat=once_heartbeat)
+    store = EventStore(config.database_path)
+    try:
+        return run_once(worker, store)
+    finally:
+        store.close()

@@ -14,9 +14,9 @@ from kiosk.config import CameraConfig, DecodeConfig, KioskConfig
 from kiosk.credentials.trust import TrustListError, TrustStore
 from kiosk.decode import Decoder, DecoderChain
 from kiosk.errors import KioskError
-from kiosk.health_rules import CertificateRules
 from kiosk.policy import PassageHistory, VenuePolicy
-from kiosk.statuslist import StatusList, StatusListError
+from kiosk.policy.health import CertificateRules
+from kiosk.policy.statuslist import StatusList, StatusListError
 
 log = logging.getLogger(__name__)
 

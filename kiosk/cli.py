@@ -18,13 +18,13 @@ import click
 
 from kiosk import __version__
 from kiosk.config import KioskConfig, load_config, resolve_config_path
-from kiosk.configerrors import ConfigError
+from kiosk.config.errors import ConfigError
 from kiosk.errors import KioskError
 from kiosk.isotime import parse_iso
 from kiosk.logs import setup_logging
-from kiosk.notify import Notifier
+from kiosk.ops.notify import Notifier
+from kiosk.ops.supervise import Supervisor
 from kiosk.redact import redact_url
-from kiosk.supervise import Supervisor
 
 if TYPE_CHECKING:
     from kiosk.credentials.trust import TrustStore
@@ -135,7 +135,7 @@ def check_config(config_flag: str | None) -> None:
 def _check_lists(config: KioskConfig) -> str:
     """A line about the trust and status lists; exit 2 if a file that exists cannot be used."""
     from kiosk.credentials.trust import TrustListError, TrustStore
-    from kiosk.statuslist import StatusList, StatusListError
+    from kiosk.policy.statuslist import StatusList, StatusListError
 
     try:
         trust = TrustStore.load(config.trust_list_path) if config.trust_list_path.exists() else None
@@ -157,7 +157,7 @@ def scan(paths: tuple[str, ...], as_json: bool, decoders: str) -> None:
     """Decode QR codes in images, folders of images and video files."""
     from kiosk.builders import HardwareError, build_chain
     from kiosk.config import DecodeConfig
-    from kiosk.scan import scan_paths
+    from kiosk.decode.scan import scan_paths
 
     try:
         chain = build_chain(DecodeConfig.model_validate({"decoders": [d.strip() for d in decoders.split(",")]}))
@@ -202,7 +202,7 @@ def verify(
     gate would record), and what a gate would decide. Exits 0 whatever the verdict."""
     from kiosk.credentials import read_credential
     from kiosk.credentials.context import VerifyContext
-    from kiosk.verifyreport import kiosk_keying, report_text, verification_report
+    from kiosk.ops.verifyreport import kiosk_keying, report_text, verification_report
 
     if sum(x is not None for x in (text, text_file, image)) != 1:
         raise click.UsageError("give exactly one of --text, --text-file, --image")
@@ -255,7 +255,7 @@ def _code_text(text_file: str | None, image: str | None) -> str:
 @click.option("--offline", is_flag=True, help="No enrolment or server checks (the device key is still checked).")
 def doctor(config_flag: str | None, state_dir: str | None, as_json: bool, offline: bool) -> None:
     """Check this kiosk on site, with a fix for each problem. Exit 0 nothing failed (warnings allowed), 1 failed."""
-    from kiosk.doctor import DoctorContext, render_line, run_doctor
+    from kiosk.ops.doctor import DoctorContext, render_line, run_doctor
 
     config = get_config(config_flag, state_dir)
     setup_logging("ERROR")  # the findings are the output; the libraries' warnings would only repeat them
@@ -272,7 +272,7 @@ def doctor(config_flag: str | None, state_dir: str | None, as_json: bool, offlin
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(config_flag: str | None, state_dir: str | None, as_json: bool) -> None:
     """Backlog, recent decisions (no personal data) and clock state."""
-    from kiosk.status import gather_status, render_status
+    from kiosk.ops.status import gather_status, render_status
 
     config = get_config(config_flag, state_dir)
     try:
@@ -289,7 +289,7 @@ def status(config_flag: str | None, state_dir: str | None, as_json: bool) -> Non
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report with each pin's timeline.")
 def feedback_test(config_flag: str | None, state_dir: str | None, mock: bool, as_json: bool) -> None:
     """Step through every output (lights, buzzer, relay, Wiegand), announcing each, and report what failed."""
-    from kiosk.feedbacktest import Walk, announcer, silent
+    from kiosk.ops.feedbacktest import Walk, announcer, silent
 
     config = get_config(config_flag, state_dir)
     setup_logging("WARNING")
@@ -327,7 +327,7 @@ def _test_rig(config: KioskConfig, mock: bool) -> tuple[Any, Any]:
     voice = None
     if mock or "voice" in config.feedback.outputs:
         from kiosk.hardware.voice import VoiceFeedback
-        from kiosk.messages import Messages
+        from kiosk.policy.messages import Messages
 
         cache = config.feedback.voice.cache_dir or config.state_dir / "voice-cache"
         voice = VoiceFeedback(config.feedback.voice, Messages(config.feedback.language), cache)
@@ -360,7 +360,8 @@ def enroll(server: str, code: str, ca_bundle: str | None, config_flag: str | Non
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def sync(once: bool, config_flag: str | None, state_dir: str | None, as_json: bool) -> None:
     """Sync with the central server now (the running kiosk does this by itself all the time)."""
-    from kiosk.sync.enrol import describe_sync, sync_once
+    from kiosk.app import sync_once
+    from kiosk.sync.enrol import describe_sync
 
     config = get_config(config_flag, state_dir)
     setup_logging(config.log.level)

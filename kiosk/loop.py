@@ -22,9 +22,10 @@ from kiosk.clock import Clock
 from kiosk.commands import Command
 from kiosk.credentials import Credential, Kind, SubjectKeyer
 from kiosk.credentials.trust import TrustStore
-from kiosk.debounce import Debouncer, payload_digest
+from kiosk.credentials.verifier import Verifier
 from kiosk.decode import Code
 from kiosk.decode.chain import ChainResult
+from kiosk.decode.debounce import Debouncer, payload_digest
 from kiosk.decode.reader import FrameReader
 from kiosk.errors import KioskError, SourceError, StoreError
 from kiosk.events import Event
@@ -33,7 +34,6 @@ from kiosk.ids import uuid7
 from kiosk.logs import Throttle
 from kiosk.metrics import LoopMetrics
 from kiosk.policy import Policy
-from kiosk.verifier import Verifier
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,29 @@ from kiosk.builders import HardwareError, build_pin_factory
 from kiosk.commands import Command
 from kiosk.config import KioskConfig
 from kiosk.events import Event
-from kiosk.feedbacktest import gpio_pins
 from kiosk.hardware import ConsoleFeedback, Feedback, FeedbackFanout
-from kiosk.messages import Messages
+from kiosk.policy.messages import Messages
 
 log = logging.getLogger(__name__)
+
+
+def gpio_pins(config: KioskConfig) -> Any:
+    """The gate's GPIO outputs as configured (gpiozero is imported only when GPIO is used)."""
+    from kiosk.hardware.gpio import GpioPins
+
+    gpio = config.feedback.gpio
+    return GpioPins(
+        gpio.green_led,
+        gpio.red_led,
+        gpio.buzzer,
+        gpio.relay,
+        gpio.relay_active_high,
+        gpio.relay_hold_s,
+        gpio.light_s,
+        gpio.blue_led,
+        gpio.buzzer_kind,
+        gpio.relay_logic,
+    )
 
 
 @dataclass

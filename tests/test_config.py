@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from kiosk.config import KioskConfig, load_config, parse_config
-from kiosk.configerrors import ConfigError, key_lines
+from kiosk.config.errors import ConfigError, key_lines
 
 EXAMPLE = Path(__file__).parent.parent / "config" / "kiosk.example.toml"
 

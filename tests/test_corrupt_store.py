@@ -17,18 +17,18 @@ from conftest import CCCD_AN, write_images
 from test_loop import OTHER, Recorder, config_for, scene
 from test_store import make_event
 
-from kiosk.app import assemble
+from kiosk.app import assemble, sync_once
 from kiosk.camera.files import ImageFolderSource
 from kiosk.clock import FakeClock
 from kiosk.demo.central import LocalCentral
-from kiosk.doctorchecks import DoctorContext, check_database
 from kiosk.errors import StoreError
-from kiosk.eventrules import FIELDS, event_problem
 from kiosk.events import Event
+from kiosk.ops.doctorchecks import DoctorContext, check_database
 from kiosk.store import EventStore
+from kiosk.store.eventrules import FIELDS, event_problem
 from kiosk.store.salvage import find_damage, is_damage, open_store
 from kiosk.sync.client import CentralClient
-from kiosk.sync.enrol import enrol_device, sync_once
+from kiosk.sync.enrol import enrol_device
 from kiosk.sync.identity import load_enrolment, load_key
 
 AT = datetime(2026, 3, 1, 8, 30, 0, tzinfo=UTC)
@@ -323,7 +323,7 @@ def as_uploaded(row: dict[str, object]) -> dict[str, object]:
 
 
 def test_the_kiosk_holds_salvaged_rows_to_the_rules_of_the_centre() -> None:
-    """kiosk/eventrules.py and central/models.py agree: on a good row, on each garbling, and on a few edges."""
+    """kiosk/store/eventrules.py and central/models.py agree: on a good row, on each garbling, and on a few edges."""
     from pydantic import ValidationError
 
     from central.models import EventIn

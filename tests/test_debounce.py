@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from kiosk.debounce import MAX_TRACKED, Debouncer, payload_digest
+from kiosk.decode.debounce import MAX_TRACKED, Debouncer, payload_digest
 
 A = payload_digest(b"person A")
 B = payload_digest(b"person B")

@@ -26,13 +26,14 @@ from test_store import make_event
 from central.admin import make_enroll_code, revoke_device
 from central.lists import import_trust, set_status
 from central.timeutil import utcnow
-from kiosk import doctorchecks
+from kiosk.app import sync_once
 from kiosk.builders import HardwareError, build_decoder
 from kiosk.clock import FakeClock
 from kiosk.config import KioskConfig
 from kiosk.decode.base import Reading
 from kiosk.demo.central import LocalCentral
-from kiosk.doctor import (
+from kiosk.ops import doctorchecks
+from kiosk.ops.doctor import (
     Check,
     CheckResult,
     DoctorContext,
@@ -46,7 +47,7 @@ from kiosk.doctor import (
     run_check,
     run_doctor,
 )
-from kiosk.doctorchecks import (
+from kiosk.ops.doctorchecks import (
     check_audio,
     check_camera,
     check_clock,
@@ -56,7 +57,7 @@ from kiosk.doctorchecks import (
     check_gpio,
 )
 from kiosk.store import EventStore
-from kiosk.sync.enrol import enrol_device, sync_once
+from kiosk.sync.enrol import enrol_device
 from kiosk.sync.identity import Enrolment, save_enrolment
 
 SECRET = bytes(range(32))

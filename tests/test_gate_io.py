@@ -17,7 +17,7 @@ from test_store import make_event
 from kiosk.app import assemble
 from kiosk.camera.files import ImageFolderSource
 from kiosk.commands import Command
-from kiosk.configfeedback import WebhookConfig
+from kiosk.config.outputs import WebhookConfig
 from kiosk.credentials import Identity
 from kiosk.hardware.gate import GateRelay
 from kiosk.hardware.gpio import GpioFeedback, GpioPins
@@ -128,7 +128,7 @@ def test_the_exit_button_opens_the_gate_after_recording_it(tmp_path: Path, mock_
 
 def test_the_guard_accepts_a_review_within_the_timeout_only(tmp_path: Path):
     from kiosk.config import KioskConfig
-    from kiosk.statuslist import StatusList
+    from kiosk.policy.statuslist import StatusList
 
     config = config_for(tmp_path).model_copy(
         update={"policy": KioskConfig().policy.model_copy(update={"mode": "identity"})}

@@ -31,10 +31,10 @@ from central.subjects import MAX_PIXELS, SubjectError, text_in_image
 from kiosk.app import Kiosk, assemble
 from kiosk.camera.files import ImageFolderSource
 from kiosk.config import KioskConfig
-from kiosk.eventrules import event_problem
 from kiosk.events import Event
-from kiosk.messages import Messages
+from kiosk.policy.messages import Messages
 from kiosk.store import EventStore
+from kiosk.store.eventrules import event_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 

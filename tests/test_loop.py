@@ -19,7 +19,7 @@ from kiosk.camera.files import ImageFolderSource
 from kiosk.clock import FakeClock
 from kiosk.config import KioskConfig
 from kiosk.credentials import Identity, Kind, SubjectKeyer
-from kiosk.debounce import Debouncer
+from kiosk.decode.debounce import Debouncer
 from kiosk.errors import KioskError, SourceError, StoreError
 from kiosk.events import Event
 from kiosk.hardware.gpio import GpioFeedback, GpioPins
@@ -224,12 +224,12 @@ def test_a_failed_commit_is_retried_on_the_next_frame_not_after_the_cooldown(tmp
 
 
 def test_a_parser_crash_is_recorded_as_unknown_and_the_loop_goes_on(tmp_path: Path, monkeypatch):
-    import kiosk.verifier
+    import kiosk.credentials.verifier
 
     def explode(text: str):
         raise RuntimeError("bug in a parser")
 
-    monkeypatch.setattr(kiosk.verifier, "read_credential", explode)
+    monkeypatch.setattr(kiosk.credentials.verifier, "read_credential", explode)
     config = config_for(tmp_path)
     recorder = Recorder(config.database_path)
     source = ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN, OTHER)), fps=None)

@@ -7,9 +7,9 @@ import pytest
 
 from kiosk.credentials import Credential, Identity, Kind
 from kiosk.credentials.base import Health
-from kiosk.health_rules import CertificateRules
 from kiosk.policy import Outcome, VenuePolicy
-from kiosk.statuslist import StatusList, StatusListError
+from kiosk.policy.health import CertificateRules
+from kiosk.policy.statuslist import StatusList, StatusListError
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 KEY = "0123456789abcdef0123456789abcdef"
@@ -176,8 +176,8 @@ def test_certificate_rules(health: Health, expected: str):
 
 
 def test_every_reason_has_a_message_in_both_languages():
-    from kiosk.messages import MESSAGES
     from kiosk.policy import Decision
+    from kiosk.policy.messages import MESSAGES
 
     reasons = {expected[1] for _, _, expected in TABLE} | {"status-red", "status-yellow", "passback", "pass-red"}
     for reason in reasons:

@@ -17,7 +17,7 @@ from kiosk.app import assemble
 from kiosk.camera.base import Frame
 from kiosk.camera.files import ImageFolderSource
 from kiosk.clock import FakeClock
-from kiosk.configfeedback import ScreenConfig
+from kiosk.config.outputs import ScreenConfig
 from kiosk.decode import DecoderChain
 from kiosk.decode.chain import ChainResult
 from kiosk.decode.zxing import ZxingDecoder
@@ -26,7 +26,7 @@ from kiosk.hardware import FeedbackFanout
 from kiosk.hardware import screen as screen_module
 from kiosk.hardware.display import MemoryPresenter, OpenCVPresenter, PygamePresenter, ScreenError, ScreenFeedback
 from kiosk.hardware.screen import BAR, COLOURS, READ_COLOUR, ROI_COLOUR, UNREAD_COLOUR, Fonts, Layout, Seen
-from kiosk.messages import Messages
+from kiosk.policy.messages import Messages
 
 W, H = 800, 480
 LAYOUT = Layout.of(W, H)

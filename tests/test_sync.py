@@ -19,7 +19,7 @@ from test_loop import scene
 from central.lists import set_status
 from central.schema import devices
 from central.timeutil import utcnow
-from kiosk.app import assemble, with_central_policy
+from kiosk.app import assemble
 from kiosk.camera.files import ImageFolderSource
 from kiosk.config import KioskConfig
 from kiosk.credentials import Identity, SubjectKeyer
@@ -27,6 +27,7 @@ from kiosk.demo.central import LocalCentral
 from kiosk.store import EventStore
 from kiosk.sync.backoff import Backoff, retry_after_seconds
 from kiosk.sync.configsync import apply_config, merge_status, status_version
+from kiosk.sync.effective import with_central_policy
 from kiosk.sync.enrol import enrol_device
 from kiosk.sync.identity import write_atomic
 

@@ -45,6 +45,7 @@ from central.admin import revoke_device
 from central.eventsio import export_events
 from central.schema import auth_tokens, events
 from central.timeutil import utcnow
+from kiosk.app import sync_once
 from kiosk.cli import cli
 from kiosk.clock import SystemClock
 from kiosk.config import KioskConfig
@@ -54,7 +55,7 @@ from kiosk.ids import uuid7
 from kiosk.store import EventStore
 from kiosk.sync.backoff import Backoff
 from kiosk.sync.client import CentralClient
-from kiosk.sync.enrol import enrol_device, sync_once
+from kiosk.sync.enrol import enrol_device
 from kiosk.sync.identity import load_key
 from kiosk.sync.worker import SyncTimers, SyncWorker
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import CCCD_AN, write_images
 from test_loop import scene
 
-from kiosk.notify import Notifier
+from kiosk.ops.notify import Notifier
 
 UNITS = Path(__file__).parent.parent / "systemd"
 VENV_BIN = Path(sys.executable).parent
@@ -117,7 +117,7 @@ def test_status_line_for_systemctl_status(tmp_path: Path):
 
     from kiosk.app import assemble
     from kiosk.camera.files import ImageFolderSource
-    from kiosk.supervise import Supervisor
+    from kiosk.ops.supervise import Supervisor
 
     systemd = FakeSystemd(tmp_path)
     config = config_for(tmp_path)
@@ -139,8 +139,8 @@ def test_status_line_says_when_the_store_cannot_record_and_when_the_disk_is_low(
     import shutil
     from types import SimpleNamespace
 
-    from kiosk import supervise
     from kiosk.metrics import LoopMetrics
+    from kiosk.ops import supervise
 
     store = SimpleNamespace(status=lambda _: SimpleNamespace(unsent=3))
     loop = SimpleNamespace(store=store, store_fault=None)
@@ -156,7 +156,7 @@ def test_status_line_says_when_the_store_cannot_record_and_when_the_disk_is_low(
 
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(supervise.shutil, "disk_usage", lambda _: usage._replace(free=40 * 2**20))
-    with caplog.at_level("WARNING", logger="kiosk.supervise"):
+    with caplog.at_level("WARNING", logger="kiosk.ops.supervise"):
         assert supervisor.status_line(30.0).endswith(", DISK LOW (40 MB free)")
         supervisor.status_line(40.0)  # the log says it once per ten minutes, the status line every time
         assert supervisor.status_line(50.0).endswith("DISK LOW (40 MB free)")
@@ -192,7 +192,7 @@ def test_a_frozen_camera_stops_the_watchdog_so_systemd_restarts_the_service(tmp_
 
     from kiosk.app import assemble
     from kiosk.camera.files import ImageFolderSource
-    from kiosk.supervise import Supervisor
+    from kiosk.ops.supervise import Supervisor
 
     systemd = FakeSystemd(tmp_path)
     config = config_for(tmp_path)

@@ -21,11 +21,11 @@ from test_loop import config_for, run_until_end, scene
 
 from kiosk.app import assemble
 from kiosk.camera.files import ImageFolderSource
-from kiosk.configfeedback import VoiceConfig
+from kiosk.config.outputs import VoiceConfig
 from kiosk.events import Event
 from kiosk.hardware import FeedbackFanout
 from kiosk.hardware.voice import PromptCache, VoiceError, VoiceFeedback, clean_text, run_command, wav_seconds
-from kiosk.messages import Messages
+from kiosk.policy.messages import Messages
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 

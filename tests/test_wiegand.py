@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_store import make_event
 
-from kiosk.configfeedback import WiegandConfig
+from kiosk.config.outputs import WiegandConfig
 from kiosk.hardware.wiegand import (
     FRAME_GAP_S,
     QUEUE_FRAMES,

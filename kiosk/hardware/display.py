@@ -30,13 +30,13 @@ import cv2
 import numpy as np
 
 from kiosk.camera.base import Frame
-from kiosk.configfeedback import ScreenConfig
+from kiosk.config.outputs import ScreenConfig
 from kiosk.decode.chain import ChainResult
 from kiosk.errors import KioskError
 from kiosk.events import Event
 from kiosk.hardware.screen import Banner, Fonts, Image_, ScreenRenderer, Seen
 from kiosk.logs import Throttle
-from kiosk.messages import Messages
+from kiosk.policy.messages import Messages
 
 if TYPE_CHECKING:
     import pygame

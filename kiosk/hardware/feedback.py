@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from kiosk.events import Event
-from kiosk.messages import message
+from kiosk.policy.messages import message
 
 log = logging.getLogger("kiosk.decision")
 

@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from kiosk.camera.base import Grey
 from kiosk.decode.base import Box, Point
-from kiosk.messages import FAULT, Messages, message
+from kiosk.policy.messages import FAULT, Messages, message
 
 log = logging.getLogger(__name__)
 

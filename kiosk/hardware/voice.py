@@ -26,11 +26,11 @@ import wave
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from kiosk.configfeedback import VoiceConfig
+from kiosk.config.outputs import VoiceConfig
 from kiosk.errors import KioskError
 from kiosk.events import Event
 from kiosk.hardware.voiceplay import Fallback, PromptPlayer
-from kiosk.messages import Messages
+from kiosk.policy.messages import Messages
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from kiosk.configfeedback import WebhookConfig
+from kiosk.config.outputs import WebhookConfig
 from kiosk.events import Event
 from kiosk.logs import Throttle
 

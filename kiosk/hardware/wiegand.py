@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 
 from gpiozero import DigitalOutputDevice
 
-from kiosk.configfeedback import WiegandConfig
+from kiosk.config.outputs import WiegandConfig
 from kiosk.errors import KioskError
 from kiosk.events import Event
 

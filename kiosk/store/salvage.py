@@ -12,7 +12,7 @@ The order of the steps keeps a power cut at any point from losing what was salva
 under a temporary name while the damaged file is still in place, and put in place only after the damaged file
 was moved away; a start that finds the temporary file but no database finishes the rename.
 
-A salvaged row joins the upload queue only if the centre would accept it (kiosk/eventrules.py): one garbled row
+A salvaged row joins the upload queue only if the centre would accept it (kiosk/store/eventrules.py): one garbled row
 would otherwise have the centre refuse, and the kiosk quarantine, its whole batch. No sequence number is given
 twice: each boot continues past the highest number any readable row or the sequence table shows, and the
 current boot, when the sequence table could not be read whole, past a bound that holds whatever was lost (see
@@ -32,7 +32,7 @@ from typing import Any
 
 from kiosk.clock import Clock, SystemClock
 from kiosk.errors import StoreError
-from kiosk.eventrules import MAX_SEQ, event_problem
+from kiosk.store.eventrules import MAX_SEQ, event_problem
 from kiosk.store.events import EventStore, is_damage
 
 log = logging.getLogger(__name__)

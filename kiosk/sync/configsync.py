@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.credentials.trust import TrustListError, TrustStore
-from kiosk.statuslist import StatusList, StatusListError
+from kiosk.policy.statuslist import StatusList, StatusListError
 from kiosk.sync.identity import write_atomic
 
 log = logging.getLogger(__name__)

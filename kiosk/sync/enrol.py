@@ -6,14 +6,12 @@ import logging
 import socket
 from typing import Any
 
-from kiosk.app import with_enrolment
-from kiosk.clock import SystemClock
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
 from kiosk.store import EventStore
-from kiosk.sync.client import CentralClient, enroll
+from kiosk.sync.client import enroll
 from kiosk.sync.configsync import apply_config
-from kiosk.sync.identity import Enrolment, NotEnrolled, load_key, make_key, save_enrolment, write_atomic
+from kiosk.sync.identity import Enrolment, make_key, save_enrolment, write_atomic
 from kiosk.sync.worker import SyncWorker
 
 log = logging.getLogger(__name__)
@@ -37,33 +35,14 @@ def enrol_device(config: KioskConfig, server: str, code: str, ca_bundle: str | N
     return enrolment
 
 
-def sync_once(config: KioskConfig) -> dict[str, Any]:
+def run_once(worker: SyncWorker, store: EventStore) -> dict[str, Any]:
     """Push the whole backlog (or until the first failure), pull the config, send a heartbeat."""
-    config, enrolment = with_enrolment(config)
-    if enrolment is None:
-        raise NotEnrolled("not enrolled: run kiosk enroll --server URL --code CODE first")
-    clock = SystemClock()
-    client = CentralClient(
-        enrolment.server, enrolment.device_id, load_key(config.state_dir), ca_bundle=enrolment.ca_bundle
-    )
-    store = EventStore(config.database_path)
-    try:
-        worker = SyncWorker(
-            database=config.database_path,
-            state_dir=config.state_dir,
-            client=client,
-            clock=clock,
-            heartbeat=_beat,
-            batch=config.sync.batch,
-        )
-        outcome = "sent"
-        while outcome in ("sent", "quarantined"):  # a quarantined batch is set aside: go on with the rest
-            outcome = worker.upload_once(store)
-        config_ok = worker.pull_config()
-        worker.send_heartbeat(store)
-        status = store.status(0)
-    finally:
-        store.close()
+    outcome = "sent"
+    while outcome in ("sent", "quarantined"):  # a quarantined batch is set aside: go on with the rest
+        outcome = worker.upload_once(store)
+    config_ok = worker.pull_config()
+    worker.send_heartbeat(store)
+    status = store.status(0)
     stats = worker.stats
     return {
         "uploaded": stats.held,
@@ -104,6 +83,7 @@ def _recorded(config: KioskConfig) -> int:
         store.close()
 
 
-def _beat(store: EventStore) -> dict[str, Any]:
+def once_heartbeat(store: EventStore) -> dict[str, Any]:
+    """The heartbeat of `kiosk sync --once`: no loop is running, so the backlog only."""
     status = store.status(0)
     return {"backlog": status.unsent, "quarantined": status.quarantined, "source": "kiosk sync --once"}

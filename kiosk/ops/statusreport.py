@@ -22,7 +22,7 @@ from kiosk.config import KioskConfig
 from kiosk.loop import ScanLoop
 from kiosk.metrics import LoopMetrics, percentiles
 from kiosk.policy import Outcome
-from kiosk.statuslist import StatusList
+from kiosk.policy.statuslist import StatusList
 from kiosk.store import EventStore
 from kiosk.sync.identity import NotEnrolled, load_enrolment
 from kiosk.sync.worker import SyncWorker

@@ -1,6 +1,6 @@
 """The doctor's vocabulary (a check's result, the context it runs in) and its checks of the machine: camera,
 decoders, GPIO, audio, disk, database and clock. The checks of the kiosk's own state and of the server are in
-kiosk/doctor.py, with the runner.
+kiosk/ops/doctor.py, with the runner.
 
 Every check reads, never changes: the state directory is opened read-only and audio is rendered into a
 temporary directory. Each returns one CheckResult; a warn or fail always carries a fix (a command or a config key).
@@ -30,11 +30,11 @@ from kiosk.builders import HardwareError, build_decoder, build_pin_factory, buil
 from kiosk.camera.base import FrameSource, Grey
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import CameraConfig, KioskConfig
-from kiosk.configfeedback import VoiceConfig
+from kiosk.config.outputs import VoiceConfig
 from kiosk.decode import Decoder
 from kiosk.errors import SourceError, StoreError
 from kiosk.hardware.voice import PromptCache, VoiceError, wav_seconds
-from kiosk.messages import Messages
+from kiosk.policy.messages import Messages
 from kiosk.store import EventStore
 
 Status = Literal["ok", "warn", "fail", "skip"]

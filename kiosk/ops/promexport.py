@@ -1,4 +1,4 @@
-"""The kiosk's Prometheus collector for /metrics, read at scrape time (kiosk/statusreport.py reads the kiosk).
+"""The kiosk's Prometheus collector for /metrics, read at scrape time (kiosk/ops/statusreport.py reads the kiosk).
 
 The collector is custom rather than prometheus_client Counters fed by the loop, so the loop's code is unchanged.
 Its two histograms are kept here and fed at each scrape from the recent-sample deques: the samples appended since
@@ -26,8 +26,8 @@ from prometheus_client.metrics_core import (
 
 from kiosk import __version__
 from kiosk.metrics import LoopCopy
+from kiosk.ops.statusreport import KioskView, list_age_s, read_store
 from kiosk.policy import Outcome
-from kiosk.statusreport import KioskView, list_age_s, read_store
 
 DECODE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5)  # seconds per frame
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0)  # seconds, capture to commit

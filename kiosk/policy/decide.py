@@ -18,9 +18,9 @@ from enum import StrEnum
 from typing import Protocol
 
 from kiosk.credentials import Credential, Kind
-from kiosk.health_rules import CertificateRules, judge_health
-from kiosk.messages import message
-from kiosk.statuslist import StatusList
+from kiosk.policy.health import CertificateRules, judge_health
+from kiosk.policy.messages import message
+from kiosk.policy.statuslist import StatusList
 
 SIGNED = frozenset({Kind.EU_DCC, Kind.SHC, Kind.VDS_NC, Kind.PASS})
 CERTIFICATES = frozenset({Kind.EU_DCC, Kind.SHC, Kind.VDS_NC})

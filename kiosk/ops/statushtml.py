@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urlencode
 
-from kiosk.messages import message
+from kiosk.policy.messages import message
 
 LANGUAGES = ("vi", "en")
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -151,7 +151,7 @@ def render_page(
     lang: str = "vi",
     zone: tzinfo | None = None,
 ) -> str:
-    """The page for `report` (kiosk/statusreport.py); `query` (a token) is carried to every link."""
+    """The page for `report` (kiosk/ops/statusreport.py); `query` (a token) is carried to every link."""
     page = Page(lang, zone)
     carried = dict(query or {})
     suffix = f"?{urlencode(carried)}" if carried else ""

@@ -13,8 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from kiosk.configerrors import ConfigError, ConfigProblem, problems_from_validation
-from kiosk.configfeedback import FeedbackConfig, Section
+from kiosk.config.errors import ConfigError, ConfigProblem, problems_from_validation
+from kiosk.config.outputs import FeedbackConfig
+from kiosk.config.section import Section
 
 DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/kiosk")

@@ -10,14 +10,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, values are immutable once loaded."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # TOML is typed: "yes" is not true
-
+from kiosk.config.section import Section
 
 _PIN = re.compile(r"(?:GPIO|BCM)?(\d{1,2})")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import KioskConfig
+from kiosk.outputs import gpio_pins
 
 LABELS = {
     "green_led": ("Đèn xanh", "Green light"),
@@ -37,24 +38,6 @@ class Report:
 
     def as_json(self) -> dict[str, Any]:
         return {"outputs": self.outputs, "voice": self.voice, "problems": self.problems}
-
-
-def gpio_pins(config: KioskConfig) -> Any:
-    from kiosk.hardware.gpio import GpioPins
-
-    gpio = config.feedback.gpio
-    return GpioPins(
-        gpio.green_led,
-        gpio.red_led,
-        gpio.buzzer,
-        gpio.relay,
-        gpio.relay_active_high,
-        gpio.relay_hold_s,
-        gpio.light_s,
-        gpio.blue_led,
-        gpio.buzzer_kind,
-        gpio.relay_logic,
-    )
 
 
 class Walk:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from kiosk.app import with_enrolment
 from kiosk.clock import SystemClock
 from kiosk.config import KioskConfig
 from kiosk.store import EventStore
+from kiosk.sync.effective import with_enrolment
 
 
 def gather_status(config: KioskConfig) -> dict[str, Any]:

@@ -35,9 +35,9 @@ from kiosk.decode import Box
 from kiosk.decode.base import Point, box_of
 from kiosk.decode.chain import ChainResult
 from kiosk.errors import KioskError
-from kiosk.promexport import metrics_registry
-from kiosk.statushtml import render_page
-from kiosk.statusreport import KioskView, gather_status
+from kiosk.ops.promexport import metrics_registry
+from kiosk.ops.statushtml import render_page
+from kiosk.ops.statusreport import KioskView, gather_status
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The checks run one after another, each in its own thread with a time limit, so a hung camera or a server that
 never answers is reported as "did not finish" and the doctor still ends: within the sum of the limits at worst.
 A check that raises is reported as failed; no check can stop the others. The checks of the machine (camera,
-decoders, GPIO, audio, disk, database, clock) are in kiosk/doctorchecks.py; the kiosk's own state (enrolment,
+decoders, GPIO, audio, disk, database, clock) are in kiosk/ops/doctorchecks.py; the kiosk's own state (enrolment,
 device key, subject-key secret, server, lists, backlog) is checked here.
 """
 
@@ -21,11 +21,11 @@ from typing import Any
 
 import requests
 
-from kiosk.app import with_central_policy
 from kiosk.config import DEFAULT_CONFIG_PATH, DEFAULT_STATE_DIR
 from kiosk.credentials.subject import MIN_SECRET_BYTES
 from kiosk.credentials.trust import TrustListError, TrustStore
-from kiosk.doctorchecks import (
+from kiosk.errors import KioskError
+from kiosk.ops.doctorchecks import (
     CheckResult,
     DoctorContext,
     check_audio,
@@ -41,12 +41,12 @@ from kiosk.doctorchecks import (
     skip,
     warn,
 )
-from kiosk.errors import KioskError
+from kiosk.policy.statuslist import StatusList, StatusListError
 from kiosk.redact import redact_url
-from kiosk.statuslist import StatusList, StatusListError
 from kiosk.store import EventStore
 from kiosk.sync.client import CentralClient, Revoked, SyncError
 from kiosk.sync.configsync import load_etag
+from kiosk.sync.effective import with_central_policy
 from kiosk.sync.identity import ENROLMENT_FILE, KEY_FILE, Enrolment, NotEnrolled, load_enrolment, load_key
 
 __all__ = ["CHECKS", "Check", "CheckResult", "DoctorContext", "Report", "run_doctor"]

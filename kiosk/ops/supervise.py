@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kiosk.notify import Notifier
+from kiosk.ops.notify import Notifier
 
 log = logging.getLogger(__name__)
 STATUS_EVERY_S = 10.0
