@@ -33,7 +33,9 @@ from kiosk.camera.base import Frame  # noqa: E402
 from kiosk.camera.files import VideoFileSource  # noqa: E402
 from kiosk.camera.images import load_grey  # noqa: E402
 from kiosk.clock import SystemClock  # noqa: E402
+from kiosk.config import PolicyConfig  # noqa: E402
 from kiosk.credentials import SubjectKeyer  # noqa: E402
+from kiosk.credentials.trust import TrustStore  # noqa: E402
 from kiosk.decode import DecoderChain  # noqa: E402
 from kiosk.decode.debounce import Debouncer  # noqa: E402
 from kiosk.decode.reader import FrameReader  # noqa: E402
@@ -41,7 +43,9 @@ from kiosk.decode.zbar import ZbarDecoder  # noqa: E402
 from kiosk.decode.zxing import ZxingDecoder  # noqa: E402
 from kiosk.hardware import FeedbackFanout  # noqa: E402
 from kiosk.loop import Gate, ScanLoop  # noqa: E402
-from kiosk.policy import log_only  # noqa: E402
+from kiosk.policy.snapshot import Bearings, Snapshot  # noqa: E402
+from kiosk.policy.statuslist import StatusList  # noqa: E402
+from kiosk.published import Published  # noqa: E402
 from kiosk.store import EventStore  # noqa: E402
 
 QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
@@ -87,7 +91,7 @@ def make_loop(state: Path) -> tuple[ScanLoop, FrameGrabber, EventStore]:
         reader=FrameReader(DecoderChain([ZxingDecoder(), ZbarDecoder()])),
         debouncer=Debouncer(cooldown_s=3.0),
         keyer=SubjectKeyer(b"benchmark secret, 32 bytes long!"),
-        policy=log_only(),
+        lists=Published(Snapshot(TrustStore(), StatusList(), PolicyConfig(), Bearings(SystemClock()))),
         store=store,
         feedback=FeedbackFanout([]),
         clock=SystemClock(),

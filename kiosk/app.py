@@ -12,20 +12,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk import __version__
-from kiosk.builders import build_chain, build_policy, build_source, load_status, load_trust
+from kiosk.builders import build_chain, build_source, load_status, load_trust
 from kiosk.camera import FrameGrabber, FrameSource
 from kiosk.clock import Clock, SystemClock
 from kiosk.commands import Command
-from kiosk.config import KioskConfig
+from kiosk.config import KioskConfig, PolicyConfig
 from kiosk.credentials import SubjectKeyer
-from kiosk.credentials.verifier import Verifier
 from kiosk.decode.debounce import Debouncer
 from kiosk.decode.reader import FrameReader
 from kiosk.hardware import Feedback
 from kiosk.loop import Gate, ScanLoop
 from kiosk.metrics import LoopMetrics
-from kiosk.ops.statuspage import StatusPage, StatusPageError, chain_observers
+from kiosk.ops.statuspage import FrameTap, StatusPage, StatusPageError, chain_observers
 from kiosk.outputs import build_outputs
+from kiosk.policy.snapshot import Bearings, Snapshot
+from kiosk.published import Published
 from kiosk.secrets import load_or_create_secret
 from kiosk.store import EventStore
 from kiosk.store.retention import Retention
@@ -49,6 +50,7 @@ class Kiosk:
     store: EventStore
     feedback: Feedback
     clock: Clock
+    lists: Published[Snapshot]  # the lists in force: sync publishes, the loop and the status page read
     metrics: LoopMetrics = field(default_factory=LoopMetrics)
     sync: SyncWorker | None = None
     status_page: StatusPage | None = None
@@ -81,15 +83,6 @@ class Kiosk:
                     self.status_page.stop()
             finally:
                 self.store.close()
-
-    def reload_lists(self) -> None:
-        """Take up the trust list, status list and venue policy that sync has just written."""
-        config = with_central_policy(self.config)
-        trust = load_trust(config.trust_list_path, config.policy.trust_list_warn_h)
-        policy = build_policy(config, trust, load_status(config.status_list_path), self.clock, self.store)
-        self.loop.verifier = Verifier(trust, self.clock)  # the loop reads these once per decision: a swap is safe
-        self.loop.policy = policy
-        log.info("lists reloaded: policy %s, %d status entries", policy.mode, len(policy.status.entries))
 
     def heartbeat(self, store: EventStore) -> dict[str, Any]:
         """What the centre's dashboard shows about this kiosk (no personal data)."""
@@ -134,6 +127,7 @@ def assemble(
     """Build a kiosk from `config`; tests and the demo may hand in their own source, feedback or clock."""
     clock = clock or SystemClock()
     config, enrolment = with_enrolment(config)
+    policy_base = config.policy  # the config file's: the centre's settings are laid over it, now and at each pull
     config = with_central_policy(config)
     source = source or build_source(config.camera.source, config.camera)
     lockstep = (not config.camera.realtime and not source.live) if lockstep is None else lockstep
@@ -149,7 +143,12 @@ def assemble(
     store, recovery = open_store(config.database_path, clock=clock)  # last: nothing after it can fail and leave it open
     if recovery is not None:
         feedback.fault("store-damaged")  # the technician must see it: the damaged file waits to be copied off
+    bearings = Bearings(clock, store, config.device.venue, config.device.direction)
+    lists = Published(Snapshot(trust, status, config.policy, bearings))
     metrics = LoopMetrics()
+    tap = FrameTap() if config.status_page.enabled else None  # what the status page shows of the camera
+    syncing = enrolment is not None and config.sync.enabled
+    doorbell = threading.Event()  # rung by the loop after each commit, so that sync uploads at once
     debounce = config.debounce
     loop = ScanLoop(
         frames=grabber,
@@ -161,34 +160,33 @@ def assemble(
             confirm_frames=debounce.confirm_frames,
         ),
         keyer=keyer,
-        policy=build_policy(config, trust, status, clock, store),
+        lists=lists,
         store=store,
         feedback=feedback,
         clock=clock,
         gate=Gate(config.device.id, config.device.venue, config.device.direction),
-        verifier=Verifier(trust, clock),
         metrics=metrics,
         stall_s=config.camera.stall_s,
+        commands=commands,
+        review_timeout_s=config.feedback.gpio.review_timeout_s,
+        on_frame=chain_observers(outputs.screen.frame if outputs is not None and outputs.screen else None, tap),
+        after_commit=doorbell.set if syncing else lambda: None,
     )
-    loop.commands = commands
-    loop.review_timeout_s = config.feedback.gpio.review_timeout_s
-    if outputs is not None and outputs.screen is not None:
-        loop.on_frame = outputs.screen.frame
-    kiosk = Kiosk(config, grabber, loop, store, feedback, clock, metrics, store_recovery=recovery)
-    if config.status_page.enabled:
-        kiosk.status_page = StatusPage(config.status_page, kiosk)
-        loop.on_frame = chain_observers(loop.on_frame, kiosk.status_page.tap)
-    if enrolment is not None and config.sync.enabled:
+    kiosk = Kiosk(config, grabber, loop, store, feedback, clock, lists, metrics, store_recovery=recovery)
+    if tap is not None:
+        kiosk.status_page = StatusPage(config.status_page, kiosk, tap=tap)
+    if enrolment is not None and syncing:
         kiosk.sync = build_sync(
             config,
             enrolment,
             clock,
             heartbeat=kiosk.heartbeat,
-            on_config=kiosk.reload_lists,
+            lists=lists,
+            policy_base=policy_base,
             alarm=feedback.fault,
             retention=Retention(config.database_path, config.store.retention_days),
+            doorbell=doorbell,
         )
-        loop.after_commit = kiosk.sync.wake
     return kiosk
 
 
@@ -198,9 +196,11 @@ def build_sync(
     clock: Clock,
     *,
     heartbeat: Callable[[EventStore], dict[str, Any]],
-    on_config: Callable[[], None] = lambda: None,
+    lists: Published[Snapshot] | None = None,
+    policy_base: PolicyConfig | None = None,
     alarm: Callable[[str], None] = lambda reason: None,
     retention: Retention | None = None,
+    doorbell: threading.Event | None = None,
 ) -> SyncWorker:
     """The sync worker: the running kiosk's (its thread started with the kiosk) and `kiosk sync --once`'s."""
     sync = config.sync
@@ -212,11 +212,13 @@ def build_sync(
         client=client,
         clock=clock,
         heartbeat=heartbeat,
-        on_config=on_config,
+        lists=lists,
+        policy_base=policy_base,
         alarm=alarm,
         timers=SyncTimers(sync.poll_s, sync.heartbeat_s, sync.config_s),
         batch=sync.batch,
         retention=retention,
+        doorbell=doorbell,
     )
 
 

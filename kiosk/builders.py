@@ -1,5 +1,5 @@
 """Builders: each turns one section of the configuration into a concrete part (camera, decoders, outputs,
-lists, policy, sync). Only the assembly (kiosk/app.py) and the command line call them."""
+lists). Only the assembly (kiosk/app.py) and the command line call them."""
 
 from __future__ import annotations
 
@@ -9,13 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.camera import FrameSource
-from kiosk.clock import Clock
-from kiosk.config import CameraConfig, DecodeConfig, KioskConfig
+from kiosk.config import CameraConfig, DecodeConfig
 from kiosk.credentials.trust import TrustListError, TrustStore
 from kiosk.decode import Decoder, DecoderChain
 from kiosk.errors import KioskError
-from kiosk.policy import PassageHistory, VenuePolicy
-from kiosk.policy.health import CertificateRules
 from kiosk.policy.statuslist import StatusList, StatusListError
 
 log = logging.getLogger(__name__)
@@ -110,22 +107,3 @@ def load_status(path: Path) -> StatusList:
     except StatusListError as exc:
         log.error("%s; deciding without a status list until it is replaced", exc)
         return StatusList()
-
-
-def build_policy(
-    config: KioskConfig, trust: TrustStore, status: StatusList, clock: Clock, history: PassageHistory
-) -> VenuePolicy:
-    policy = config.policy
-    return VenuePolicy(
-        mode=policy.mode,
-        denylist=frozenset(policy.denylist),
-        status=status,
-        rules=CertificateRules(policy.vaccination_wait_days, 2, policy.test_max_age_h, policy.recovery_max_days),
-        trust_issued_at=trust.issued_at,
-        trust_max_h=policy.trust_list_max_h,
-        clock_synced=clock.synchronised,
-        anti_passback_s=policy.anti_passback_s,
-        history=history,
-        venue=config.device.venue,
-        direction=config.device.direction,
-    )

@@ -21,7 +21,6 @@ from kiosk.camera.base import Frame
 from kiosk.clock import Clock
 from kiosk.commands import Command
 from kiosk.credentials import Credential, Kind, SubjectKeyer
-from kiosk.credentials.trust import TrustStore
 from kiosk.credentials.verifier import Verifier
 from kiosk.decode import Code
 from kiosk.decode.chain import ChainResult
@@ -33,7 +32,8 @@ from kiosk.hardware.feedback import Feedback
 from kiosk.ids import uuid7
 from kiosk.logs import Throttle
 from kiosk.metrics import LoopMetrics
-from kiosk.policy import Policy
+from kiosk.policy.snapshot import Snapshot
+from kiosk.published import Published
 
 log = logging.getLogger(__name__)
 
@@ -80,33 +80,36 @@ class ScanLoop:
         reader: FrameReader,
         debouncer: Debouncer,
         keyer: SubjectKeyer,
-        policy: Policy,
+        lists: Published[Snapshot],
         store: EventSink,
         feedback: Feedback,
         clock: Clock,
         gate: Gate,
-        verifier: Verifier | None = None,
         metrics: LoopMetrics | None = None,
         stall_s: float = 5.0,
+        commands: queue.SimpleQueue[Command] | None = None,
+        review_timeout_s: float = 30.0,
+        on_frame: Callable[[Frame, ChainResult], None] | None = None,
+        after_commit: Callable[[], None] = lambda: None,
+        on_tick: Callable[[], None] = lambda: None,
     ) -> None:
         self.frames = frames
         self.reader = reader
         self.debouncer = debouncer
         self.keyer = keyer
-        self.policy = policy
+        self.lists = lists  # the lists in force, taken afresh for each decision (sync publishes new ones)
         self.store = store
         self.feedback = feedback
         self.clock = clock
         self.gate = gate
-        self.verifier = verifier or Verifier(TrustStore(), clock)
         self.metrics = metrics or LoopMetrics()
         self.stall_s = stall_s
         self._throttle = Throttle(log)
-        self.after_commit: Callable[[], None] = lambda: None  # e.g. wake the uploader
-        self.on_frame: Callable[[Frame, ChainResult], None] | None = None  # e.g. the screen; must not block
-        self.on_tick: Callable[[], None] = lambda: None  # after every frame processed: feeds systemd's watchdog
-        self.commands: queue.SimpleQueue[Command] = queue.SimpleQueue()  # button presses, from gpiozero's thread
-        self.review_timeout_s = 30.0
+        self.after_commit = after_commit  # e.g. wake the uploader
+        self.on_frame = on_frame  # e.g. the screen and the status page; must not block
+        self.on_tick = on_tick  # after every frame processed: feeds systemd's watchdog
+        self.commands: queue.SimpleQueue[Command] = commands or queue.SimpleQueue()  # buttons, from gpiozero
+        self.review_timeout_s = review_timeout_s
         self._review: tuple[Event, float] | None = None  # the last REVIEW, for the guard's button
         self.store_fault: str | None = None  # why the last commit failed, until one succeeds (for the heartbeat)
 
@@ -179,12 +182,13 @@ class ScanLoop:
 
     def _handle(self, code: Code, frame: Frame) -> Event | Literal[_Failed.NOT_RECORDED] | None:
         """The committed event for `code`; None for a part of a multi-part code; _NOT_RECORDED on failure."""
-        now = self.verifier.now()
-        credential = self._read(code, now)
+        lists = self.lists.current  # one snapshot for the whole decision, whatever sync publishes meanwhile
+        now = lists.verifier.now()
+        credential = self._read(code, lists.verifier, now)
         if credential.problem == "partial":
             return None  # one QR of a card split over several: the card is decided when all are in
         subject_key = self.keyer.key_of(credential)
-        decision = self.policy.decide(credential, subject_key, now)
+        decision = lists.policy.decide(credential, subject_key, now)
         latency_ms = (self.clock.monotonic() - frame.captured) * 1000
         event = self._event(credential.kind.value, subject_key, decision.outcome, decision.reason, code.decoder)
         stored = self._commit(replace(event, latency_ms=round(latency_ms, 3)))
@@ -238,11 +242,11 @@ class ScanLoop:
         held = review[0]  # the guard saw the person and accepts: a new event, the REVIEW stays recorded too
         return self._event(held.kind, held.subject_key, "ACCEPT", "guard-accepted", "button")
 
-    def _read(self, code: Code, now: datetime) -> Credential:
+    def _read(self, code: Code, verifier: Verifier, now: datetime) -> Credential:
         if code.binary:
             return Credential(Kind.UNKNOWN)
         try:
-            return self.verifier.read(code.text, now)
+            return verifier.read(code.text, now)
         except Exception as exc:  # a parser bug must not crash the gate; log the type only, never the text
             self.metrics.handler_errors += 1
             log.error("credential parser failed with %s", type(exc).__name__)

@@ -137,7 +137,8 @@ def test_the_guard_accepts_a_review_within_the_timeout_only(tmp_path: Path):
     source = ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN)), fps=None)
     kiosk = assemble(config, source=source, feedback=recorder)
     subject = kiosk.loop.keyer.key(Identity("VN-ID", CCCD_AN[:12]))
-    kiosk.loop.policy.status = StatusList.from_json({"entries": [{"subject_key": subject, "status": "yellow"}]})
+    flagged = StatusList.from_json({"entries": [{"subject_key": subject, "status": "yellow"}]})
+    kiosk.lists.publish(kiosk.lists.current.with_lists(status=flagged))  # as sync does
     kiosk.start()
     try:
         kiosk.run(threading.Event(), until_end=True)

@@ -24,7 +24,6 @@ from kiosk.errors import KioskError, SourceError, StoreError
 from kiosk.events import Event
 from kiosk.hardware.gpio import GpioFeedback, GpioPins
 from kiosk.loop import Gate, ScanLoop
-from kiosk.policy import log_only
 from kiosk.secrets import load_or_create_secret
 from kiosk.store import EventStore
 
@@ -318,18 +317,23 @@ class SilentFeed:
 
 def loop_with(tmp_path: Path, frames: object, feedback: Recorder, **kwargs: object) -> ScanLoop:
     from kiosk.builders import build_chain
+    from kiosk.config import PolicyConfig
+    from kiosk.credentials.trust import TrustStore
     from kiosk.decode.reader import FrameReader
+    from kiosk.policy.snapshot import Bearings, Snapshot
+    from kiosk.policy.statuslist import StatusList
+    from kiosk.published import Published
 
-    config = config_for(tmp_path)
+    config, clock = config_for(tmp_path), FakeClock()
     return ScanLoop(
         frames=frames,  # type: ignore[arg-type]
         reader=FrameReader(build_chain(config.decode)),
         debouncer=Debouncer(),
         keyer=SubjectKeyer(b"0123456789abcdef0123456789abcdef"),
-        policy=log_only(),
+        lists=Published(Snapshot(TrustStore(), StatusList(), PolicyConfig(), Bearings(clock))),
         store=EventStore(config.database_path),
         feedback=feedback,
-        clock=FakeClock(),
+        clock=clock,
         gate=Gate("g", "v", "in"),
         **kwargs,  # type: ignore[arg-type]
     )

@@ -130,7 +130,7 @@ class KioskCollector:
         revoked = kiosk.sync is not None and kiosk.sync.stats.revoked
         yield GaugeMetricFamily("kiosk_sync_revoked", "1 when the server has revoked this device.", int(revoked))
         now = kiosk.clock.wall()
-        trust_age = list_age_s(kiosk.loop.verifier.trust.issued_at, now)
+        trust_age = list_age_s(kiosk.lists.current.trust.issued_at, now)
         if trust_age is not None:
             yield GaugeMetricFamily("kiosk_trust_list_age_seconds", "Age of the trust list.", value=trust_age)
         device = kiosk.config.device

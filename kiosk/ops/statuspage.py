@@ -159,6 +159,7 @@ class StatusPage:
         clients: int = 8,
         timeout_s: float = 5.0,
         zone: tzinfo | None = None,
+        tap: FrameTap | None = None,
     ) -> None:
         self.config = config
         self.kiosk = kiosk
@@ -167,7 +168,7 @@ class StatusPage:
         self.refresh_s = refresh_s
         self.clients = clients  # requests served at once; more are refused rather than queued in threads
         self.timeout_s = timeout_s  # a client silent this long is dropped
-        self.tap = FrameTap()  # attach with chain_observers(loop.on_frame, page.tap)
+        self.tap = tap or FrameTap()  # the loop's frame observer (the assembly hands it to both)
         self.registry = metrics_registry(kiosk, lambda: self.tap.fps(kiosk.clock.monotonic()))
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

@@ -22,7 +22,8 @@ from kiosk.config import KioskConfig
 from kiosk.loop import ScanLoop
 from kiosk.metrics import LoopMetrics, percentiles
 from kiosk.policy import Outcome
-from kiosk.policy.statuslist import StatusList
+from kiosk.policy.snapshot import Snapshot
+from kiosk.published import Published
 from kiosk.store import EventStore
 from kiosk.sync.identity import NotEnrolled, load_enrolment
 from kiosk.sync.worker import SyncWorker
@@ -44,6 +45,9 @@ class KioskView(Protocol):
 
     @property
     def metrics(self) -> LoopMetrics: ...
+
+    @property
+    def lists(self) -> Published[Snapshot]: ...
 
     @property
     def sync(self) -> SyncWorker | None: ...
@@ -88,6 +92,7 @@ def gather_status(kiosk: KioskView, fps: float, last_frame_at: float | None) -> 
     copy = kiosk.metrics.copy()
     wall, mono = kiosk.clock.wall(), kiosk.clock.monotonic()
     facts = read_store(kiosk.config.database_path, kiosk.clock)
+    lists = kiosk.lists.current  # one snapshot for the whole report
     stats, device = kiosk.grabber.stats, kiosk.config.device
     return {
         "device": {"id": device.id, "venue": device.venue, "direction": device.direction, "version": __version__},
@@ -115,8 +120,8 @@ def gather_status(kiosk: KioskView, fps: float, last_frame_at: float | None) -> 
         },
         "sync": sync_state(kiosk),
         "clock": {"synchronised": kiosk.clock.synchronised(), "now": iso(wall)},
-        "trust_list_age_s": _round(list_age_s(kiosk.loop.verifier.trust.issued_at, wall)),
-        "status_list_age_s": _round(list_age_s(_status_issued(kiosk), wall)),
+        "trust_list_age_s": _round(list_age_s(lists.trust.issued_at, wall)),
+        "status_list_age_s": _round(list_age_s(lists.status.issued_at, wall)),
         "disk_free_mb": shutil.disk_usage(kiosk.config.state_dir).free // 2**20,
     }
 
@@ -143,11 +148,6 @@ def _recent(row: dict[str, Any]) -> dict[str, Any]:
         "clock_synced": bool(row["clock_synced"]),
         "time": iso(row["wall_time"]),
     }
-
-
-def _status_issued(kiosk: KioskView) -> datetime | None:
-    status = getattr(kiosk.loop.policy, "status", None)  # a VenuePolicy has one; the Policy protocol does not say
-    return status.issued_at if isinstance(status, StatusList) else None
 
 
 def iso(ts: float | None) -> str | None:

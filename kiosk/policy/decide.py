@@ -51,9 +51,9 @@ class PassageHistory(Protocol):
         ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class VenuePolicy:
-    """The policy of one gate; built from config, its lists refreshed by sync."""
+    """The policy of one gate, made from its settings and lists (`kiosk.policy.snapshot`); never changed after."""
 
     mode: str = "log-only"
     denylist: frozenset[str] = frozenset()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kiosk.credentials.trust import TrustListError, TrustStore
 from kiosk.policy.statuslist import StatusList, StatusListError
@@ -35,17 +36,32 @@ def save_etag(state_dir: Path, etag: str) -> None:
         write_atomic(state_dir / ETAG_FILE, etag.encode("ascii", "replace"))
 
 
-def apply_config(state_dir: Path, document: dict[str, Any]) -> bool:
-    """Write the lists of `document` that are usable; True if anything was written. A list that would not
-    load is refused whole (the previous copy stays) and logged: a broken push must not empty the kiosk's lists."""
-    written = False
+@dataclass(frozen=True)
+class Pulled:
+    """The lists of one answer of the centre that were usable, parsed (and written, as the last good copy)."""
+
+    trust: TrustStore | None = None
+    status: StatusList | None = None
+    policy: dict[str, Any] | None = None  # the venue policy's settings, to lay over the config file's
+
+    def __bool__(self) -> bool:
+        return self.trust is not None or self.status is not None or self.policy is not None
+
+
+def apply_config(state_dir: Path, document: dict[str, Any]) -> Pulled:
+    """Write the lists of `document` that are usable, and return them parsed. A list that would not load is
+    refused whole (the previous copy stays) and logged: a broken push must not empty the kiosk's lists."""
+    parsed: dict[str, Any] = {}
     for key, name in FILES.items():
         value = document.get(key)
-        if value is None or not _usable(key, value):
+        if value is None:
+            continue
+        usable = _parsed(key, value)
+        if usable is None:
             continue
         write_atomic(state_dir / name, json.dumps(value, ensure_ascii=False, sort_keys=True).encode())
-        written = True
-    return written
+        parsed[key] = usable
+    return Pulled(parsed.get("trust_list"), parsed.get("status_list"), parsed.get("policy"))
 
 
 def status_version(state_dir: Path) -> int:
@@ -57,8 +73,9 @@ def status_version(state_dir: Path) -> int:
     return version if isinstance(version, int) else 0
 
 
-def merge_status(state_dir: Path, changes: dict[str, Any]) -> bool:
-    """Lay the centre's status changes over the kiosk's copy (or replace it when the answer is whole)."""
+def merge_status(state_dir: Path, changes: dict[str, Any]) -> StatusList | None:
+    """Lay the centre's status changes over the kiosk's copy (or replace it when the answer is whole); the
+    merged list, or None if nothing usable came (the copy stays as it was)."""
     path = state_dir / FILES["status_list"]
     current: dict[str, Any] = {}
     if not changes.get("full"):
@@ -66,7 +83,7 @@ def merge_status(state_dir: Path, changes: dict[str, Any]) -> bool:
             current = {e["subject_key"]: e for e in json.loads(path.read_text(encoding="utf-8"))["entries"]}
         except (OSError, ValueError, KeyError, TypeError):
             log.warning("%s: unreadable; asking for the whole status list next time", path)
-            return False
+            return None
     for key in changes.get("cleared", []):
         current.pop(key, None)
     for entry in changes.get("entries", []):
@@ -77,16 +94,18 @@ def merge_status(state_dir: Path, changes: dict[str, Any]) -> bool:
         "issued_at": changes.get("issued_at"),
         "entries": list(current.values()),
     }
-    if not _usable("status_list", merged):
-        return False
+    status = _parsed("status_list", merged)
+    if status is None:
+        return None
     write_atomic(path, json.dumps(merged, ensure_ascii=False, sort_keys=True).encode())
-    return True
+    return cast(StatusList, status)
 
 
-def confirm_lists(state_dir: Path, at: datetime) -> bool:
+def confirm_lists(state_dir: Path, at: datetime) -> list[str]:
     """The centre said at `at` (its clock) that the kiosk's lists are current: move their `issued_at` up to it,
-    so a list's age is the time since the centre last confirmed it. True if a file was rewritten."""
-    confirmed = False
+    so a list's age is the time since the centre last confirmed it. The lists ("trust_list", "status_list")
+    whose file was rewritten."""
+    confirmed = []
     for key in ("trust_list", "status_list"):
         path = state_dir / FILES[key]
         try:
@@ -97,22 +116,23 @@ def confirm_lists(state_dir: Path, at: datetime) -> bool:
         if issued is not None and (issued.tzinfo is None or at - issued < CONFIRM_EVERY):
             continue
         write_atomic(path, json.dumps({**document, "issued_at": at.isoformat()}, ensure_ascii=False).encode())
-        confirmed = True
+        confirmed.append(key)
     return confirmed
 
 
-def _usable(key: str, value: Any) -> bool:
+def _parsed(key: str, value: Any) -> TrustStore | StatusList | dict[str, Any] | None:
+    """`value` as the kiosk uses it, or None (logged) if it is not usable."""
     try:
         if key == "trust_list":
-            TrustStore.from_json(value)
-        elif key == "status_list":
-            StatusList.from_json(value)
-        elif not isinstance(value, dict):
+            return TrustStore.from_json(value)
+        if key == "status_list":
+            return StatusList.from_json(value)
+        if not isinstance(value, dict):
             raise ValueError("policy must be an object")
+        return value
     except (TrustListError, StatusListError, ValueError) as exc:
         log.error("the server sent an unusable %s (%s); keeping the previous one", key, exc)
-        return False
-    return True
+        return None
 
 
 def load_policy_overrides(state_dir: Path) -> dict[str, Any]:

@@ -4,6 +4,7 @@ the venue policy it sent since, laid over it."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -25,12 +26,16 @@ def with_enrolment(config: KioskConfig) -> tuple[KioskConfig, Enrolment | None]:
 
 def with_central_policy(config: KioskConfig) -> KioskConfig:
     """`config` with the venue policy the centre sent laid over the file's (an unusable one is ignored)."""
-    overrides = load_policy_overrides(config.state_dir)
+    policy = policy_with(config.policy, load_policy_overrides(config.state_dir))
+    return config if policy is config.policy else config.model_copy(update={"policy": policy})
+
+
+def policy_with(base: PolicyConfig, overrides: dict[str, Any]) -> PolicyConfig:
+    """The config file's policy `base` with the centre's settings laid over it; `base` if they are unusable."""
     if not overrides:
-        return config
+        return base
     try:
-        policy = PolicyConfig.model_validate({**config.policy.model_dump(), **overrides})
+        return PolicyConfig.model_validate({**base.model_dump(), **overrides})
     except ValidationError as exc:
         log.error("the centre's venue policy is not usable (%s); keeping the config file's", exc.errors()[0]["msg"])
-        return config
-    return config.model_copy(update={"policy": policy})
+        return base

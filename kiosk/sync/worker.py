@@ -13,18 +13,32 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from kiosk.clock import Clock
+from kiosk.config import PolicyConfig
 from kiosk.logs import Throttle
+from kiosk.policy.snapshot import Snapshot
+from kiosk.policy.statuslist import StatusList
+from kiosk.published import Published
 from kiosk.store import EventStore
 from kiosk.store.retention import EVERY_S as RETENTION_EVERY_S
 from kiosk.store.retention import Retention
 from kiosk.sync.backoff import Backoff
 from kiosk.sync.client import CentralClient, Refused, Retryable, Revoked
-from kiosk.sync.configsync import apply_config, confirm_lists, load_etag, merge_status, save_etag, status_version
+from kiosk.sync.configsync import (
+    Pulled,
+    apply_config,
+    confirm_lists,
+    load_etag,
+    merge_status,
+    save_etag,
+    status_version,
+)
+from kiosk.sync.effective import policy_with
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -58,19 +72,22 @@ class SyncWorker:
         client: CentralClient,
         clock: Clock,
         heartbeat: Callable[[EventStore], dict[str, Any]],
-        on_config: Callable[[], None] = lambda: None,
+        lists: Published[Snapshot] | None = None,
+        policy_base: PolicyConfig | None = None,
         alarm: Callable[[str], None] = lambda reason: None,
         timers: SyncTimers | None = None,
         backoff: Backoff | None = None,
         batch: int = BATCH,
         retention: Retention | None = None,
+        doorbell: threading.Event | None = None,
     ) -> None:
         self.database = database
         self.state_dir = state_dir
         self.client = client
         self.clock = clock
         self.heartbeat_body = heartbeat
-        self.on_config = on_config
+        self.lists = lists  # where new lists are published for the loop (None: written to disk only)
+        self.policy_base = policy_base  # the config file's policy, under the centre's settings
         self.alarm = alarm
         self.timers = timers or SyncTimers()
         self.backoff = backoff or Backoff()
@@ -80,7 +97,7 @@ class SyncWorker:
         self._retry_after: float | None = None
         self._not_before = 0.0  # monotonic: no upload before this (backoff, Retry-After)
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._wake = doorbell or threading.Event()  # rung by `wake`, or by the loop directly after each commit
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
         self._throttle = Throttle(log, every_s=60.0)
 
@@ -158,18 +175,19 @@ class SyncWorker:
         return "sent"
 
     def pull_config(self) -> bool:
-        """Fetch the config if it changed, and the status list's changes; False if the server could not say."""
-        changed = False
+        """Fetch the config if it changed, and the status list's changes; False if the server could not say.
+        What changed is written to disk (the last good copy) and published to the loop as a new snapshot."""
+        pulled, status = Pulled(), None
         try:
             answer = self.client.config(load_etag(self.state_dir))
             at = self.client.server_time
             if answer is not None:
                 document, etag = answer
-                changed = apply_config(self.state_dir, document)
+                pulled = apply_config(self.state_dir, document)
                 wanted = document.get("status_list_version")
                 if isinstance(wanted, int) and wanted != status_version(self.state_dir):
                     since = status_version(self.state_dir)
-                    changed |= merge_status(self.state_dir, self.client.status_list(since if wanted > since else 0))
+                    status = merge_status(self.state_dir, self.client.status_list(since if wanted > since else 0))
                 save_etag(self.state_dir, etag)  # only now: a failed status fetch is tried again at the next pull
         except (Retryable, Refused) as exc:
             self._failed(exc, getattr(exc, "retry_after", None))
@@ -181,15 +199,31 @@ class SyncWorker:
             self._throttle.error("config-write", "config not written, the last good copy is kept: %s", exc)
             return False
         try:
-            confirmed = at is not None and confirm_lists(self.state_dir, at)
+            confirmed = confirm_lists(self.state_dir, at) if at is not None else []
         except OSError as exc:
             self._throttle.error("config-write", "list ages not confirmed on disk: %s", exc)
-            confirmed = False
-        if changed:
+            confirmed = []
+        if pulled or status is not None:
             self.stats.config_updates += 1
-        if changed or confirmed:
-            self.on_config()
+        if pulled or status is not None or confirmed:
+            self._publish(pulled, status or pulled.status, confirmed, at)
         return True
+
+    def _publish(self, pulled: Pulled, status: StatusList | None, confirmed: list[str], at: datetime | None) -> None:
+        """A new snapshot for the loop: the lists that came, over those in force; a confirmed list's age reset."""
+        if self.lists is None:
+            return
+        current = self.lists.current
+        trust, status = pulled.trust or current.trust, status or current.status
+        if at is not None and "trust_list" in confirmed:
+            trust = replace(trust, issued_at=at)
+        if at is not None and "status_list" in confirmed:
+            status = replace(status, issued_at=at)
+        settings = current.settings
+        if pulled.policy is not None and self.policy_base is not None:
+            settings = policy_with(self.policy_base, pulled.policy)
+        self.lists.publish(current.with_lists(trust=trust, status=status, settings=settings))
+        log.info("lists published: policy %s, %d status entries", settings.mode, len(status.entries))
 
     def send_heartbeat(self, store: EventStore) -> bool:
         try:
