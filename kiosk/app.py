@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 import queue
-import shutil
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk import __version__
 from kiosk.builders import build_chain, build_source, load_status, load_trust
 from kiosk.camera import FrameGrabber, FrameSource
 from kiosk.clock import Clock, SystemClock
@@ -24,6 +22,7 @@ from kiosk.hardware import Feedback
 from kiosk.loop import Gate, ScanLoop
 from kiosk.metrics import LoopMetrics
 from kiosk.ops.statuspage import FrameTap, StatusPage, StatusPageError, chain_observers
+from kiosk.ops.statusreport import heartbeat, store_state
 from kiosk.outputs import build_outputs
 from kiosk.policy.snapshot import Bearings, Snapshot
 from kiosk.published import Published
@@ -35,7 +34,7 @@ from kiosk.sync.client import CentralClient
 from kiosk.sync.effective import with_central_policy, with_enrolment
 from kiosk.sync.enrol import once_heartbeat, run_once
 from kiosk.sync.identity import Enrolment, NotEnrolled, load_key
-from kiosk.sync.worker import SyncTimers, SyncWorker
+from kiosk.sync.worker import SyncStats, SyncTimers, SyncWorker
 
 log = logging.getLogger(__name__)
 
@@ -84,36 +83,18 @@ class Kiosk:
             finally:
                 self.store.close()
 
+    @property
+    def sync_status(self) -> Published[SyncStats] | None:
+        """What sync has done, as the record it publishes (None: not syncing)."""
+        return None if self.sync is None else self.sync.status
+
     def heartbeat(self, store: EventStore) -> dict[str, Any]:
         """What the centre's dashboard shows about this kiosk (no personal data)."""
-        status = store.status(recent=0)
-        uptime = time.monotonic() - self.started
-        snapshot = self.metrics.snapshot()
-        return {
-            "backlog": status.unsent,
-            "oldest_unsent_age_s": store.oldest_unsent_age(self.clock),
-            "quarantined": status.quarantined,
-            "fps": round(self.metrics.frames / uptime, 2) if uptime > 0 else 0.0,
-            "frames": self.metrics.frames,
-            "dropped": self.grabber.stats.dropped,
-            "decisions": snapshot["decisions"],
-            "decision_ms": snapshot["decision_ms"],
-            "disk_free_mb": shutil.disk_usage(self.config.state_dir).free // 2**20,
-            "store": self.store_state(),
-            "clock_synced": self.clock.synchronised(),
-            "version": __version__,
-            "boot_id": self.clock.boot_id,
-            "uptime_s": round(uptime),
-        }
+        return heartbeat(self, store)
 
     def store_state(self) -> dict[str, Any]:
-        """The store's faults for the heartbeat and status page: not recording now (and why), commits failed
-        since start, a damaged database set aside at start. No personal data: SQLite's words and counts."""
-        return {
-            "fault": self.loop.store_fault,
-            "errors": self.metrics.store_errors,
-            "recovered": None if self.store_recovery is None else self.store_recovery.summary(),
-        }
+        """The store's faults: not recording now (and why), commits failed, a damaged database set aside."""
+        return store_state(self)
 
 
 def assemble(

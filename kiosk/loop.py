@@ -111,7 +111,6 @@ class ScanLoop:
         self.commands: queue.SimpleQueue[Command] = commands or queue.SimpleQueue()  # buttons, from gpiozero
         self.review_timeout_s = review_timeout_s
         self._review: tuple[Event, float] | None = None  # the last REVIEW, for the guard's button
-        self.store_fault: str | None = None  # why the last commit failed, until one succeeds (for the heartbeat)
 
     def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
         """Process frames until `stop` is set, or (with `until_end`) the replay is exhausted.
@@ -203,16 +202,15 @@ class ScanLoop:
         try:
             stored = self.store.record(event)
         except StoreError as exc:
-            self.metrics.store_errors += 1
+            self.metrics.store_failed(str(exc))  # the heartbeat and the status page say so
             self._throttle.error("store", "decision not recorded, gate kept shut: %s", exc)
-            self.store_fault = str(exc)
             if exc.damaged:  # waiting mends a full disk or a lock, never a damaged file: exit, to be salvaged
                 log.error("the event database is damaged; exiting so that it is set aside at the next start")
                 self.feedback.fault("store-damaged")
                 raise
             self.feedback.fault("store")
             return _NOT_RECORDED
-        self.store_fault = None  # recording again (space came back): the heartbeat says so by itself
+        self.metrics.store_recording()  # recording again (space came back): the heartbeat says so by itself
         self.feedback.signal(stored)
         self.after_commit()
         return stored

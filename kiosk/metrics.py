@@ -1,4 +1,10 @@
-"""Counters and latency samples of a running kiosk, for the demo summary, `kiosk status` and the heartbeat."""
+"""The frame loop's status: counters, latency samples and whether it can record, written by the loop thread and
+read by others as one frozen record (`LoopMetrics.copy`), for the status page, /metrics, the heartbeat, systemd's
+status line and the demo summary.
+
+The record is taken under the lock the loop holds for a few microseconds per frame, rather than published anew
+on every frame: it holds 20,000 latency samples, and a copy per frame would cost the loop more than the reading.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ class LoopMetrics:
     decisions: Counter[str] = field(default_factory=Counter)
     store_errors: int = 0
     handler_errors: int = 0
+    store_fault: str | None = None  # why the last commit failed, until one succeeds: not recording now
     decode_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_SAMPLES))
     decision_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_SAMPLES))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -38,6 +45,16 @@ class LoopMetrics:
             self.decisions[outcome] += 1
             self.decision_ms.append(latency_ms)
 
+    def store_failed(self, reason: str) -> None:
+        with self._lock:
+            self.store_errors += 1
+            self.store_fault = reason
+
+    def store_recording(self) -> None:
+        if self.store_fault is not None:
+            with self._lock:
+                self.store_fault = None
+
     def copy(self) -> LoopCopy:
         """The counters and samples as they are now, in one short hold of the lock the loop takes per frame
         (tens of microseconds for 10,000 floats); percentiles are then computed outside it."""
@@ -49,6 +66,7 @@ class LoopMetrics:
                 dict(self.decisions),
                 self.store_errors,
                 self.handler_errors,
+                self.store_fault,
                 list(self.decode_ms),
                 list(self.decision_ms),
             )
@@ -77,6 +95,7 @@ class LoopCopy:
     decisions: dict[str, int]
     store_errors: int
     handler_errors: int
+    store_fault: str | None
     decode_ms: list[float]
     decision_ms: list[float]
 

@@ -428,7 +428,8 @@ def test_damage_found_while_running_ends_the_run_and_the_next_start_salvages(tmp
         kiosk.close()
     assert caught.value.damaged  # ended at the first passage: the second was never tried
     assert recorder.faults == ["store-damaged"] and recorder.signalled == []  # the gate stayed shut
-    assert kiosk.loop.store_fault is not None and "malformed" in kiosk.loop.store_fault
+    fault = kiosk.metrics.copy().store_fault
+    assert fault is not None and "malformed" in fault
     store, recovery = open_store(config.database_path, clock=clock(), now=AT)  # what the restart does
     try:
         assert recovery is not None and recovery.moved_to.name == ASIDE

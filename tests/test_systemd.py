@@ -143,12 +143,12 @@ def test_status_line_says_when_the_store_cannot_record_and_when_the_disk_is_low(
     from kiosk.ops import supervise
 
     store = SimpleNamespace(status=lambda _: SimpleNamespace(unsent=3))
-    loop = SimpleNamespace(store=store, store_fault=None)
+    metrics = LoopMetrics()
     kiosk = SimpleNamespace(
-        metrics=LoopMetrics(),
-        loop=loop,
+        metrics=metrics,
+        store=store,
         clock=SimpleNamespace(synchronised=lambda: True),
-        sync=None,
+        sync_status=None,
         config=SimpleNamespace(state_dir=tmp_path),
     )
     supervisor = supervise.Supervisor(Notifier({}), kiosk, clock=lambda: 0.0)
@@ -162,7 +162,7 @@ def test_status_line_says_when_the_store_cannot_record_and_when_the_disk_is_low(
         assert supervisor.status_line(50.0).endswith("DISK LOW (40 MB free)")
     assert len(caplog.records) == 1 and "40 MB free" in caplog.records[0].getMessage()
 
-    loop.store_fault = "events.db: event not recorded: database or disk is full"
+    metrics.store_failed("events.db: event not recorded: database or disk is full")  # as the loop does
     assert supervisor.status_line(60.0).endswith(
         ", STORE NOT RECORDING, gate kept shut (events.db: event not recorded: database or disk is full)"
     )

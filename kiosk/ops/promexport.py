@@ -108,7 +108,8 @@ class KioskCollector:
         yield CounterMetricFamily(
             "kiosk_frame_errors", "Frames or codes whose handling failed.", value=copy.handler_errors
         )
-        failures = kiosk.sync.stats.failures if kiosk.sync is not None else 0
+        sync = None if kiosk.sync_status is None else kiosk.sync_status.current
+        failures = sync.failures if sync is not None else 0
         yield CounterMetricFamily("kiosk_sync_failures", "Uploads to the central server that failed.", value=failures)
 
     def _gauges(self) -> Iterator[Metric]:
@@ -127,7 +128,8 @@ class KioskCollector:
         )
         free = shutil.disk_usage(kiosk.config.state_dir).free
         yield GaugeMetricFamily("kiosk_disk_free_bytes", "Free space on the state directory's filesystem.", free)
-        revoked = kiosk.sync is not None and kiosk.sync.stats.revoked
+        sync = None if kiosk.sync_status is None else kiosk.sync_status.current
+        revoked = sync is not None and sync.revoked
         yield GaugeMetricFamily("kiosk_sync_revoked", "1 when the server has revoked this device.", int(revoked))
         now = kiosk.clock.wall()
         trust_age = list_age_s(kiosk.lists.current.trust.issued_at, now)

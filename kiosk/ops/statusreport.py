@@ -19,20 +19,21 @@ from kiosk import __version__
 from kiosk.camera import FrameGrabber
 from kiosk.clock import Clock
 from kiosk.config import KioskConfig
-from kiosk.loop import ScanLoop
-from kiosk.metrics import LoopMetrics, percentiles
+from kiosk.metrics import LoopCopy, LoopMetrics, percentiles
 from kiosk.policy import Outcome
 from kiosk.policy.snapshot import Snapshot
 from kiosk.published import Published
 from kiosk.store import EventStore
+from kiosk.store.salvage import Recovery
 from kiosk.sync.identity import NotEnrolled, load_enrolment
-from kiosk.sync.worker import SyncWorker
+from kiosk.sync.worker import SyncStats
 
 RECENT_FIELDS = ("seq", "wall_time", "clock_synced", "direction", "kind", "decision", "reason", "latency_ms")
 
 
 class KioskView(Protocol):
-    """What the status page reads of a running kiosk (`kiosk.app.Kiosk` has all of it)."""
+    """What the reports read of a running kiosk (`kiosk.app.Kiosk` has all of it): the records the loop, capture
+    and sync publish, the lists in force, and what the assembly knew at start. Nothing that decides or records."""
 
     @property
     def config(self) -> KioskConfig: ...
@@ -41,16 +42,13 @@ class KioskView(Protocol):
     def grabber(self) -> FrameGrabber: ...
 
     @property
-    def loop(self) -> ScanLoop: ...
-
-    @property
     def metrics(self) -> LoopMetrics: ...
 
     @property
     def lists(self) -> Published[Snapshot]: ...
 
     @property
-    def sync(self) -> SyncWorker | None: ...
+    def sync_status(self) -> Published[SyncStats] | None: ...
 
     @property
     def clock(self) -> Clock: ...
@@ -58,7 +56,43 @@ class KioskView(Protocol):
     @property
     def started(self) -> float: ...
 
-    def store_state(self) -> dict[str, Any]: ...
+    @property
+    def store_recovery(self) -> Recovery | None: ...
+
+
+def store_state(kiosk: KioskView, copy: LoopCopy | None = None) -> dict[str, Any]:
+    """The store's faults for the heartbeat and status page: not recording now (and why), commits failed since
+    start, a damaged database set aside at start. No personal data: SQLite's words and counts."""
+    copy = copy or kiosk.metrics.copy()
+    recovery = kiosk.store_recovery
+    return {
+        "fault": copy.store_fault,
+        "errors": copy.store_errors,
+        "recovered": None if recovery is None else recovery.summary(),
+    }
+
+
+def heartbeat(kiosk: KioskView, store: EventStore) -> dict[str, Any]:
+    """What the centre's dashboard shows about this kiosk (no personal data); `store` is sync's connection."""
+    status = store.status(recent=0)
+    uptime = time.monotonic() - kiosk.started
+    copy = kiosk.metrics.copy()
+    return {
+        "backlog": status.unsent,
+        "oldest_unsent_age_s": store.oldest_unsent_age(kiosk.clock),
+        "quarantined": status.quarantined,
+        "fps": round(copy.frames / uptime, 2) if uptime > 0 else 0.0,
+        "frames": copy.frames,
+        "dropped": kiosk.grabber.stats.dropped,
+        "decisions": copy.decisions,
+        "decision_ms": percentiles(copy.decision_ms),
+        "disk_free_mb": shutil.disk_usage(kiosk.config.state_dir).free // 2**20,
+        "store": store_state(kiosk, copy),
+        "clock_synced": kiosk.clock.synchronised(),
+        "version": __version__,
+        "boot_id": kiosk.clock.boot_id,
+        "uptime_s": round(uptime),
+    }
 
 
 @dataclass(frozen=True)
@@ -116,7 +150,7 @@ def gather_status(kiosk: KioskView, fps: float, last_frame_at: float | None) -> 
             "unsent": facts.unsent,
             "oldest_unsent_age_s": _round(facts.oldest_unsent_age_s),
             "quarantined": facts.quarantined,
-            **kiosk.store_state(),  # fault (not recording now, why), errors, recovered (a damaged file set aside)
+            **store_state(kiosk, copy),  # fault (not recording now, why), errors, recovered (a damaged file set aside)
         },
         "sync": sync_state(kiosk),
         "clock": {"synchronised": kiosk.clock.synchronised(), "now": iso(wall)},
@@ -132,10 +166,10 @@ def sync_state(kiosk: KioskView) -> dict[str, Any]:
     except NotEnrolled as exc:
         return {"enrolled": False, "problem": str(exc)}
     state: dict[str, Any] = {"enrolled": enrolment is not None, "server": enrolment.server if enrolment else None}
-    worker = kiosk.sync
-    state["running"] = worker is not None
-    if worker is not None:
-        stats = worker.stats
+    published = kiosk.sync_status
+    state["running"] = published is not None
+    if published is not None:
+        stats = published.current
         since = None if stats.last_success is None else time.monotonic() - stats.last_success
         state |= {"last_success_age_s": _round(since), "last_error": stats.last_error, "revoked": stats.revoked}
         state |= {"failures": stats.failures, "held": stats.held, "quarantined": stats.quarantined}

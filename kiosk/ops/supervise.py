@@ -37,19 +37,18 @@ class Supervisor:
 
     def status_line(self, now: float) -> str:
         """e.g. "14.9 fps, 12 decisions, backlog 0, synced 4 s ago, clock synchronised" (no personal data)."""
-        metrics = self.kiosk.metrics
-        fps = (metrics.frames - self._frames) / max(now - self._last, 1e-6)
-        self._frames, self._last = metrics.frames, now
-        backlog = self.kiosk.loop.store.status(0).unsent  # the loop's own connection: tick runs on its thread
+        copy = self.kiosk.metrics.copy()  # the loop's record
+        fps = (copy.frames - self._frames) / max(now - self._last, 1e-6)
+        self._frames, self._last = copy.frames, now
+        backlog = self.kiosk.store.status(0).unsent  # the loop's own connection: tick runs on its thread
         clock = "clock synchronised" if self.kiosk.clock.synchronised() else "clock NOT synchronised"
-        decisions = sum(metrics.decisions.values())
+        decisions = sum(copy.decisions.values())
         line = f"{fps:.1f} fps, {decisions} decisions, backlog {backlog}, {self._sync(now)}, {clock}"
-        return line + self._store(now)
+        return line + self._store(now, copy.store_fault)
 
-    def _store(self, now: float) -> str:
+    def _store(self, now: float, fault: str | None) -> str:
         """A store that cannot record, or a disk filling up: said in the status line, and in the log every 10
         minutes while it lasts (the heartbeat carries both to the centre)."""
-        fault = self.kiosk.loop.store_fault
         if fault is not None:
             return f", STORE NOT RECORDING, gate kept shut ({fault[-80:]})"
         try:
@@ -69,10 +68,10 @@ class Supervisor:
         return f", DISK LOW ({free_mb} MB free)"
 
     def _sync(self, now: float) -> str:
-        sync = self.kiosk.sync
-        if sync is None:
+        published = self.kiosk.sync_status  # sync's record
+        if published is None:
             return "not enrolled"
-        stats = sync.stats
+        stats = published.current
         if stats.revoked:
             return "device REVOKED by the server"
         if stats.last_success is None:

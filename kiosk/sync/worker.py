@@ -44,8 +44,11 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class SyncStats:
+    """What sync has done since start, as one record: the worker publishes a new one at each change
+    (`SyncWorker.status`), and the status page, /metrics, the heartbeat and `kiosk status` read it."""
+
     batches: int = 0
     held: int = 0
     quarantined: int = 0
@@ -93,13 +96,22 @@ class SyncWorker:
         self.backoff = backoff or Backoff()
         self.batch = batch
         self.retention = retention  # sent events past store.retention_days, deleted once an hour
-        self.stats = SyncStats()
+        self.status: Published[SyncStats] = Published(SyncStats())
         self._retry_after: float | None = None
         self._not_before = 0.0  # monotonic: no upload before this (backoff, Retry-After)
         self._stop = threading.Event()
         self._wake = doorbell or threading.Event()  # rung by `wake`, or by the loop directly after each commit
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
         self._throttle = Throttle(log, every_s=60.0)
+
+    @property
+    def stats(self) -> SyncStats:
+        """The current record (also `status.current`)."""
+        return self.status.current
+
+    def _note(self, **changes: Any) -> None:
+        """A new record with `changes`: only the sync thread writes, so nothing is lost between read and publish."""
+        self.status.publish(replace(self.status.current, **changes))
 
     def start(self) -> None:
         self._thread.start()
@@ -168,8 +180,7 @@ class SyncWorker:
             return self._revoked(exc)
         sent = store.mark_sent(held, self.clock.wall())
         self._succeeded()
-        self.stats.batches += 1
-        self.stats.held += sent
+        self._note(batches=self.stats.batches + 1, held=self.stats.held + sent)
         if not set(held) & {e.event_id for e in events}:
             return self._failed(Retryable("the server held none of the batch"), None)
         return "sent"
@@ -204,7 +215,7 @@ class SyncWorker:
             self._throttle.error("config-write", "list ages not confirmed on disk: %s", exc)
             confirmed = []
         if pulled or status is not None:
-            self.stats.config_updates += 1
+            self._note(config_updates=self.stats.config_updates + 1)
         if pulled or status is not None or confirmed:
             self._publish(pulled, status or pulled.status, confirmed, at)
         return True
@@ -246,8 +257,7 @@ class SyncWorker:
         }
 
     def _failed(self, exc: Exception, retry_after: float | None) -> str:
-        self.stats.failures += 1
-        self.stats.last_error = str(exc)
+        self._note(failures=self.stats.failures + 1, last_error=str(exc))
         self._retry_after = retry_after
         self._throttle.error("sync", "sync failed, will retry: %s", exc)
         return "retry"
@@ -265,19 +275,17 @@ class SyncWorker:
     def _succeeded(self) -> None:
         self.backoff.reset()
         self._retry_after = None
-        self.stats.last_success = time.monotonic()
-        self.stats.last_error = None
+        self._note(last_success=time.monotonic(), last_error=None)
 
     def _quarantine(self, store: EventStore, ids: list[str], reason: str) -> str:
         count = store.quarantine(ids, self.clock.wall(), reason)
-        self.stats.quarantined += count
+        self._note(quarantined=self.stats.quarantined + count)
         log.error("server refused a batch of %d events (%s): quarantined, going on with the rest", count, reason)
         self.alarm("quarantine")
         return "quarantined"
 
     def _revoked(self, exc: Exception) -> str:
-        self.stats.revoked = True
-        self.stats.last_error = str(exc)
+        self._note(revoked=True, last_error=str(exc))
         log.error("the server refuses this device (%s): uploads stop, events are kept; enrol again", exc)
         self.alarm("revoked")
         return "revoked"
