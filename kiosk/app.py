@@ -21,7 +21,8 @@ from kiosk.decode.reader import FrameReader
 from kiosk.hardware import Feedback
 from kiosk.loop import Gate, ScanLoop
 from kiosk.metrics import LoopMetrics
-from kiosk.ops.statuspage import FrameTap, StatusPage, StatusPageError, chain_observers
+from kiosk.ops.frametap import FrameTap, chain_observers
+from kiosk.ops.statuspage import StatusPage, StatusPageError
 from kiosk.ops.statusreport import heartbeat, store_state
 from kiosk.outputs import build_outputs
 from kiosk.policy.snapshot import Bearings, Snapshot

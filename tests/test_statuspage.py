@@ -25,8 +25,10 @@ from kiosk.app import Kiosk, assemble
 from kiosk.camera.files import ImageFolderSource
 from kiosk.config import StatusPageConfig
 from kiosk.decode.zxing import ZxingDecoder
+from kiosk.ops.frametap import FrameTap, chain_observers
 from kiosk.ops.promexport import CumulativeHistogram
-from kiosk.ops.statuspage import ROI_COLOUR, FrameTap, StatusPage, StatusPageError, chain_observers
+from kiosk.ops.statusimage import ROI_COLOUR
+from kiosk.ops.statuspage import StatusPage, StatusPageError
 from kiosk.store import EventStore
 
 ROI = {"x": 0.1, "y": 0.05, "width": 0.8, "height": 0.9}  # 640 x 480: x 64..576, y 24..456

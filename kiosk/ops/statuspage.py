@@ -10,13 +10,11 @@ pixelated so that it cannot be read back into QR text.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import socket
 import socketserver
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -24,125 +22,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-import cv2
-import numpy as np
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from kiosk.camera.base import Frame, Grey
-from kiosk.config import RegionOfInterest, StatusPageConfig
-from kiosk.decode import Box
-from kiosk.decode.base import Point, box_of
-from kiosk.decode.chain import ChainResult
+from kiosk.config import StatusPageConfig
 from kiosk.errors import KioskError
+from kiosk.ops.frametap import FrameTap
+from kiosk.ops.pageauth import token_matches
 from kiosk.ops.promexport import metrics_registry
 from kiosk.ops.statushtml import render_page
+from kiosk.ops.statusimage import render_snapshot
 from kiosk.ops.statusreport import KioskView, gather_status
 
 log = logging.getLogger(__name__)
 
-FrameObserver = Callable[[Frame, ChainResult], None]
-FPS_WINDOW_S = 5.0
-ROI_COLOUR = (0, 255, 255)  # BGR yellow: the decode region
-READ_COLOUR = (0, 200, 0)  # codes read
-UNREAD_COLOUR = (0, 0, 255)  # symbols seen but not read
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class StatusPageError(KioskError, RuntimeError):
     """The status page cannot serve (port taken, exposed without a token)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """The newest frame and where its codes were (never what they say)."""
-
-    image: Grey
-    index: int
-    captured: float
-    codes: tuple[tuple[Point, ...], ...]
-    unread: tuple[Box, ...]
-
-
-class FrameTap:
-    """A `ScanLoop.on_frame` observer for the page: O(1), keeps a reference (no copy) and a capture time."""
-
-    def __init__(self, window: int = 1024) -> None:
-        self.seen: Seen | None = None
-        self._times: deque[float] = deque(maxlen=window)  # 5 s at up to 200 fps
-
-    def __call__(self, frame: Frame, result: ChainResult) -> None:
-        codes = tuple(code.corners for code in result.codes)
-        self.seen = Seen(frame.image, frame.index, frame.captured, codes, tuple(result.unread))
-        self._times.append(frame.captured)
-
-    def fps(self, now: float) -> float:
-        """Frames per second over the last FPS_WINDOW_S (0 when the camera has stopped)."""
-        # NOTE: list(deque) runs in C under the GIL, so the loop's append cannot interleave with the copy.
-        recent = [t for t in list(self._times) if now - t <= FPS_WINDOW_S]
-        if len(recent) < 2:
-            return 0.0
-        return round((len(recent) - 1) / max(now - recent[0], 1e-6), 2)
-
-
-def chain_observers(*observers: FrameObserver | None) -> FrameObserver | None:
-    """One `ScanLoop.on_frame` calling each observer in turn (None skipped), e.g. the screen's and the page's."""
-    present = [o for o in observers if o is not None]
-    if len(present) <= 1:
-        return present[0] if present else None
-
-    def each(frame: Frame, result: ChainResult) -> None:
-        for observer in present:
-            observer(frame, result)
-
-    return each
-
-
-def render_snapshot(seen: Seen, roi: RegionOfInterest | None) -> bytes:
-    """A PNG of `seen`: codes pixelated and outlined (read: green, unread: red), the decode region in yellow."""
-    height, width = seen.image.shape[:2]
-    image = cv2.cvtColor(seen.image, cv2.COLOR_GRAY2BGR)
-    if any(not corners for corners in seen.codes):  # a code read without a place: hide everything
-        _pixelate(image, (0, 0, width, height))
-    read = [box_of(corners, width, height) for corners in seen.codes if corners]
-    for box in [*read, *seen.unread]:
-        _pixelate(image, _grown(box, width, height))
-    for corners in seen.codes:
-        if corners:
-            points = np.array(corners, dtype=np.int32).reshape(-1, 1, 2)
-            cv2.polylines(image, [points], isClosed=True, color=READ_COLOUR, thickness=2)
-    for x0, y0, x1, y1 in seen.unread:
-        cv2.rectangle(image, (x0, y0), (x1 - 1, y1 - 1), UNREAD_COLOUR, 2)
-    x0, y0, x1, y1 = roi_box(roi, width, height)
-    cv2.rectangle(image, (x0, y0), (x1 - 1, y1 - 1), ROI_COLOUR, 2)
-    ok, png = cv2.imencode(".png", image)
-    if not ok:
-        raise StatusPageError("the snapshot could not be encoded")
-    return bytes(png.tobytes())
-
-
-def roi_box(roi: RegionOfInterest | None, width: int, height: int) -> Box:
-    """The decode region in pixels (the whole frame without one)."""
-    if roi is None:
-        return 0, 0, width, height
-    x0, y0 = int(roi.x * width), int(roi.y * height)
-    return x0, y0, min(width, x0 + int(roi.width * width)), min(height, y0 + int(roi.height * height))
-
-
-def _grown(box: Box, width: int, height: int, margin: float = 0.25) -> Box:
-    # A decoder's corners may sit on the finder patterns' centres: the symbol reaches past them.
-    x0, y0, x1, y1 = box
-    dx, dy = int((x1 - x0) * margin) + 4, int((y1 - y0) * margin) + 4
-    return max(0, x0 - dx), max(0, y0 - dy), min(width, x1 + dx), min(height, y1 + dy)
-
-
-def _pixelate(image: np.ndarray[Any, Any], box: Box, cells: int = 6) -> None:
-    """Replace `box` by `cells` x `cells` blocks: fewer than the 21 modules of the smallest QR code."""
-    x0, y0, x1, y1 = box
-    if x1 <= x0 or y1 <= y0:
-        return
-    coarse = cv2.resize(image[y0:y1, x0:x1], (cells, cells), interpolation=cv2.INTER_AREA)
-    image[y0:y1, x0:x1] = cv2.resize(coarse, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
 
 
 class StatusPage:
@@ -212,14 +110,8 @@ class StatusPage:
         return gather_status(self.kiosk, self.tap.fps(now), None if seen is None else seen.captured)
 
     def authorised(self, header: str, query_token: str) -> bool:
-        """No token configured (loopback only), or the right one in the header or the query (constant time)."""
-        token = self.config.token.encode()
-        if not token:
-            return True
-        bearer = header[7:] if header.startswith("Bearer ") else ""
-        by_header = hmac.compare_digest(bearer.encode(), token)
-        by_query = hmac.compare_digest(query_token.encode(), token)
-        return by_header | by_query
+        """No token configured (loopback only), or the right one in the header or the query."""
+        return token_matches(self.config.token, header, query_token)
 
 
 class _Server(ThreadingHTTPServer):
