@@ -4,12 +4,14 @@ lists). Only the assembly (kiosk/app.py) and the command line call them."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from kiosk.camera import FrameSource
 from kiosk.config import CameraConfig, DecodeConfig
+from kiosk.config.model import DecoderName
 from kiosk.credentials.trust import TrustListError, TrustStore
 from kiosk.decode import Decoder, DecoderChain
 from kiosk.errors import KioskError
@@ -22,36 +24,85 @@ class HardwareError(KioskError, RuntimeError):
     """A configured output or decoder cannot be used on this machine."""
 
 
+SourceKind = Literal["picamera2", "device", "stream", "images", "video"]
+
+
+def source_kind(spec: str) -> SourceKind:
+    """What `camera.source` names: "picamera2", a device (an index or /dev/video*), a stream URL, an image folder
+    or a video file. The one place the spec is read; `SOURCES` builds each kind."""
+    if spec == "picamera2":
+        return "picamera2"
+    if spec.isdigit() or spec.startswith("/dev/"):
+        return "device"
+    if "://" in spec:
+        return "stream"
+    return "images" if Path(spec).is_dir() else "video"
+
+
 def build_source(spec: str, camera: CameraConfig) -> FrameSource:
-    """The frame source named by `spec`: picamera2, a device, a stream URL, a video file or an image folder."""
-    from kiosk.camera.files import ImageFolderSource, VideoFileSource
-    from kiosk.camera.opencv import OpenCVSource
+    """The frame source named by `spec`, by its kind's builder in SOURCES."""
+    return SOURCES[source_kind(spec)](spec, camera)
+
+
+def _picamera(spec: str, camera: CameraConfig) -> FrameSource:
     from kiosk.camera.picamera import PicameraSource
 
-    if spec == "picamera2":
-        return PicameraSource(width=camera.width, height=camera.height, fps=camera.fps)
-    if spec.isdigit() or spec.startswith("/dev/") or "://" in spec:
-        return OpenCVSource(spec, width=camera.width, height=camera.height, fps=camera.fps)
-    path = Path(spec)
-    if path.is_dir():
-        return ImageFolderSource(path, fps=camera.fps, loop=camera.loop)
-    return VideoFileSource(path, fps=None, loop=camera.loop)
+    return PicameraSource(width=camera.width, height=camera.height, fps=camera.fps)
 
 
-def build_decoder(name: str) -> Decoder:
-    if name == "zxing":
-        from kiosk.decode.zxing import ZxingDecoder
+def _opencv(spec: str, camera: CameraConfig) -> FrameSource:
+    from kiosk.camera.opencv import OpenCVSource
 
-        return ZxingDecoder(downscale=False)  # measured: reads as much on 640x480 frames, in 60 % of the time
-    if name == "pyzbar":
-        try:
-            from kiosk.decode.zbar import ZbarDecoder
-        except ImportError as exc:
-            raise HardwareError(f"pyzbar cannot load libzbar ({exc}): apt install libzbar0") from exc
-        return ZbarDecoder()
+    return OpenCVSource(spec, width=camera.width, height=camera.height, fps=camera.fps)
+
+
+def _images(spec: str, camera: CameraConfig) -> FrameSource:
+    from kiosk.camera.files import ImageFolderSource
+
+    return ImageFolderSource(Path(spec), fps=camera.fps, loop=camera.loop)
+
+
+def _video(spec: str, camera: CameraConfig) -> FrameSource:
+    from kiosk.camera.files import VideoFileSource
+
+    return VideoFileSource(Path(spec), fps=None, loop=camera.loop)
+
+
+SOURCES: dict[SourceKind, Callable[[str, CameraConfig], FrameSource]] = {
+    "picamera2": _picamera,
+    "device": _opencv,
+    "stream": _opencv,
+    "images": _images,
+    "video": _video,
+}
+
+
+def build_decoder(name: DecoderName) -> Decoder:
+    """The decoder `name`, by its builder in DECODERS."""
+    return DECODERS[name]()
+
+
+def _zxing() -> Decoder:
+    from kiosk.decode.zxing import ZxingDecoder
+
+    return ZxingDecoder(downscale=False)  # measured: reads as much on 640x480 frames, in 60 % of the time
+
+
+def _pyzbar() -> Decoder:
+    try:
+        from kiosk.decode.zbar import ZbarDecoder
+    except ImportError as exc:
+        raise HardwareError(f"pyzbar cannot load libzbar ({exc}): apt install libzbar0") from exc
+    return ZbarDecoder()
+
+
+def _opencv_qr() -> Decoder:
     from kiosk.decode.opencv import OpenCVDecoder
 
     return OpenCVDecoder()
+
+
+DECODERS: dict[DecoderName, Callable[[], Decoder]] = {"zxing": _zxing, "pyzbar": _pyzbar, "opencv": _opencv_qr}
 
 
 def build_chain(decode: DecodeConfig) -> DecoderChain:

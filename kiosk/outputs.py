@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import queue
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from kiosk.builders import HardwareError, build_pin_factory
 from kiosk.commands import Command
 from kiosk.config import KioskConfig
+from kiosk.config.outputs import OutputName
 from kiosk.events import Event
 from kiosk.hardware import ConsoleFeedback, Feedback, FeedbackFanout
 from kiosk.policy.messages import Messages
@@ -62,32 +64,54 @@ class Outputs:
                 closer.close()
 
 
-def build_outputs(config: KioskConfig, commands: queue.SimpleQueue[Command], *, pin_factory: Any = None) -> Outputs:
-    feedback = config.feedback
-    wanted = feedback.outputs
-    needs_pins = "gpio" in wanted or "wiegand" in wanted
-    factory = pin_factory if pin_factory is not None or not needs_pins else build_pin_factory(feedback.gpio.pin_factory)
-    messages = Messages(feedback.language, feedback.messages)
-    outputs = Outputs(FeedbackFanout([]))
-    if "console" in wanted:
-        outputs.fanout.outputs.append(ConsoleFeedback())
-    if "gpio" in wanted:
-        _gpio(config, outputs, commands, factory)
-    if "voice" in wanted:
-        outputs.fanout.outputs.append(_voice(config, messages))
-    if "screen" in wanted:
-        outputs.screen = _screen(config, messages)
-        outputs.fanout.outputs.append(outputs.screen)
-    if "wiegand" in wanted:
-        outputs.fanout.outputs.append(_wiegand(config, factory))
-    if "webhook" in wanted and feedback.webhook is not None:
-        from kiosk.hardware.webhook import WebhookFeedback
+@dataclass(frozen=True)
+class _Wiring:
+    """What an output's builder may need beside the config: one pin factory, the messages, the button queue."""
 
-        outputs.fanout.outputs.append(WebhookFeedback(feedback.webhook))
+    factory: Any
+    messages: Messages
+    commands: queue.SimpleQueue[Command]
+
+
+def build_outputs(config: KioskConfig, commands: queue.SimpleQueue[Command], *, pin_factory: Any = None) -> Outputs:
+    """The outputs `feedback.outputs` names, each by its builder in OUTPUTS, in OUTPUTS' order."""
+    feedback = config.feedback
+    wanted = set(feedback.outputs)
+    needs_pins = bool(wanted & {"gpio", "wiegand"})
+    factory = pin_factory if pin_factory is not None or not needs_pins else build_pin_factory(feedback.gpio.pin_factory)
+    wiring = _Wiring(factory, Messages(feedback.language, feedback.messages), commands)
+    outputs = Outputs(FeedbackFanout([]))
+    for name, add in OUTPUTS.items():
+        if name in wanted:
+            add(config, outputs, wiring)
     return outputs
 
 
-def _gpio(config: KioskConfig, outputs: Outputs, commands: queue.SimpleQueue[Command], factory: Any) -> None:
+def _console(config: KioskConfig, outputs: Outputs, wiring: _Wiring) -> None:
+    outputs.fanout.outputs.append(ConsoleFeedback())
+
+
+def _add_voice(config: KioskConfig, outputs: Outputs, wiring: _Wiring) -> None:
+    outputs.fanout.outputs.append(_voice(config, wiring.messages))
+
+
+def _add_screen(config: KioskConfig, outputs: Outputs, wiring: _Wiring) -> None:
+    outputs.screen = _screen(config, wiring.messages)
+    outputs.fanout.outputs.append(outputs.screen)
+
+
+def _add_wiegand(config: KioskConfig, outputs: Outputs, wiring: _Wiring) -> None:
+    outputs.fanout.outputs.append(_wiegand(config, wiring.factory))
+
+
+def _webhook(config: KioskConfig, outputs: Outputs, wiring: _Wiring) -> None:
+    if config.feedback.webhook is not None:
+        from kiosk.hardware.webhook import WebhookFeedback
+
+        outputs.fanout.outputs.append(WebhookFeedback(config.feedback.webhook))
+
+
+def _gpio(config: KioskConfig, outputs: Outputs, wiring: _Wiring) -> None:
     from gpiozero.exc import GPIOZeroError
 
     from kiosk.hardware.gpio import GpioFeedback
@@ -95,11 +119,12 @@ def _gpio(config: KioskConfig, outputs: Outputs, commands: queue.SimpleQueue[Com
 
     gpio = config.feedback.gpio
     try:
+        factory = wiring.factory
         outputs.gpio = GpioFeedback(gpio_pins(config), pin_factory=factory)
         outputs.fanout.outputs.append(outputs.gpio)
         gate = outputs.gpio.gate
         inputs = GateInputs(
-            commands,
+            wiring.commands,
             door_sensor=gpio.door_sensor,
             guard_button=gpio.guard_button,
             exit_button=gpio.exit_button,
@@ -144,3 +169,14 @@ def _wiegand(config: KioskConfig, factory: Any) -> Feedback:
         return WiegandFeedback(wiegand, pin_factory=factory, inverted=wiegand.inverted)
     except (GPIOZeroError, WiegandError) as exc:
         raise HardwareError(f"the Wiegand output cannot start: {exc}") from exc
+
+
+# Each output's builder, by its name in `feedback.outputs`; the fan-out calls them in this order.
+OUTPUTS: dict[OutputName, Callable[[KioskConfig, Outputs, _Wiring], None]] = {
+    "console": _console,
+    "gpio": _gpio,
+    "voice": _add_voice,
+    "screen": _add_screen,
+    "wiegand": _add_wiegand,
+    "webhook": _webhook,
+}

@@ -132,10 +132,11 @@ class WebhookConfig(Section):
     headers: dict[str, str] = Field({}, description="Extra HTTP headers (e.g. an Authorization token).")
 
 
+OutputName = Literal["console", "gpio", "voice", "screen", "wiegand", "webhook"]
+
+
 class FeedbackConfig(Section):
-    outputs: list[Literal["console", "gpio", "voice", "screen", "wiegand", "webhook"]] = Field(
-        ["console"], description="Where results are signalled."
-    )
+    outputs: list[OutputName] = Field(["console"], description="Where results are signalled.")
     language: Literal["vi", "en"] = Field("vi", description="Language of the spoken and shown messages.")
     messages: dict[str, str] = Field({}, description="Message per reason code, overriding the built-in ones.")
     gpio: GpioConfig = Field(default_factory=GpioConfig, description="GPIO outputs and inputs.")

@@ -30,6 +30,7 @@ from kiosk.builders import HardwareError, build_decoder, build_pin_factory, buil
 from kiosk.camera.base import FrameSource, Grey
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import CameraConfig, KioskConfig
+from kiosk.config.model import DecoderName
 from kiosk.config.outputs import VoiceConfig
 from kiosk.decode import Decoder
 from kiosk.errors import SourceError, StoreError
@@ -179,7 +180,7 @@ def check_decoders(ctx: DoctorContext) -> CheckResult:
     return combine(parts)
 
 
-def _self_test(name: str, images: list[tuple[str, Grey]], *, primary: bool) -> CheckResult:
+def _self_test(name: DecoderName, images: list[tuple[str, Grey]], *, primary: bool) -> CheckResult:
     role = "primary" if primary else "fallback"
     try:
         decoder = build_decoder(name)
