@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.clock import FakeClock
+from kiosk.clock import FakeClock, SystemClock
 from kiosk.errors import StoreError
 from kiosk.events import Event
 from kiosk.ids import uuid7
@@ -191,3 +191,26 @@ def test_an_earlier_boots_backlog_is_aged_by_synchronised_wall_clocks_else_at_le
     assert store.oldest_unsent_age(synced) == pytest.approx(7200)
     unsure = FakeClock(wall=0.0, synced=False, boot_id="boot-now")
     assert store.oldest_unsent_age(unsure) == pytest.approx(unsure.monotonic())  # at least this boot's uptime
+
+
+STORE_CALLS = {
+    "record": lambda store: store.record(make_event()),
+    "status": lambda store: store.status(),
+    "unsent": lambda store: store.unsent(),
+    "mark_sent": lambda store: store.mark_sent(["x"], 0.0),
+    "quarantine": lambda store: store.quarantine(["x"], 0.0, "refused"),
+    "release_quarantine": lambda store: store.release_quarantine(),
+    "oldest_unsent_age": lambda store: store.oldest_unsent_age(SystemClock()),
+    "last_accepted": lambda store: store.last_accepted("k", "v"),
+    "restore": lambda store: store.restore([], {}),
+    "integrity_ok": lambda store: store.integrity_ok(),
+}
+
+
+@pytest.mark.parametrize("method", STORE_CALLS)
+def test_every_store_method_says_which_file_and_what_failed_never_a_raw_sqlite_error(tmp_path: Path, method: str):
+    store = EventStore(tmp_path / "events.db")
+    store.record(make_event())
+    store.close()  # every statement now fails in SQLite itself
+    with pytest.raises(StoreError, match=r"events\.db: "):
+        STORE_CALLS[method](store)

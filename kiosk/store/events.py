@@ -117,7 +117,7 @@ class EventStore:
 
     def release_quarantine(self) -> int:
         """Put every quarantined event back in the upload queue (after the cause was fixed)."""
-        with self._db.atomic():
+        with self._failing("quarantined events not released"), self._db.atomic():
             cursor = self._db.execute(
                 "UPDATE events SET quarantined_at = NULL, quarantine_reason = NULL WHERE quarantined_at IS NOT NULL"
             )
@@ -131,10 +131,11 @@ class EventStore:
         when both were synchronised; otherwise its age is unknown, and this boot's uptime is what is sure: it is
         at least that old.
         """
-        row = self._db.execute(
-            "SELECT boot_id, mono_time, wall_time, clock_synced FROM events"
-            " WHERE sent_at IS NULL AND quarantined_at IS NULL ORDER BY rowid LIMIT 1"
-        ).fetchone()
+        with self._failing("cannot read the upload queue's age"):
+            row = self._db.execute(
+                "SELECT boot_id, mono_time, wall_time, clock_synced FROM events"
+                " WHERE sent_at IS NULL AND quarantined_at IS NULL ORDER BY rowid LIMIT 1"
+            ).fetchone()
         if row is None:
             return None
         boot_id, mono_time, wall_time, synced = row
@@ -146,11 +147,12 @@ class EventStore:
 
     def last_accepted(self, subject_key: str, venue: str) -> tuple[str, float] | None:
         """(direction, wall time) of the subject's last accepted passage at `venue` recorded here."""
-        row = self._db.execute(
-            "SELECT direction, wall_time FROM events WHERE subject_key = ? AND venue = ? AND decision = 'ACCEPT'"
-            " ORDER BY rowid DESC LIMIT 1",
-            [subject_key, venue],
-        ).fetchone()
+        with self._failing("cannot read the last passage"):
+            row = self._db.execute(
+                "SELECT direction, wall_time FROM events WHERE subject_key = ? AND venue = ? AND decision = 'ACCEPT'"
+                " ORDER BY rowid DESC LIMIT 1",
+                [subject_key, venue],
+            ).fetchone()
         return None if row is None else (row[0], row[1])
 
     def restore(self, rows: Iterable[dict[str, Any]], last_seq: dict[str, int]) -> int:
@@ -174,7 +176,8 @@ class EventStore:
 
     def integrity_ok(self) -> bool:
         """PRAGMA integrity_check says ok."""
-        return [tuple(r) for r in self._db.execute("PRAGMA integrity_check").fetchall()] == [("ok",)]
+        with self._failing("integrity not checked"):
+            return [tuple(r) for r in self._db.execute("PRAGMA integrity_check").fetchall()] == [("ok",)]
 
     def close(self) -> None:
         self._db.close()
