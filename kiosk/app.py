@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from kiosk.builders import build_chain, build_source, load_status, load_trust
@@ -22,8 +23,10 @@ from kiosk.hardware import Feedback
 from kiosk.loop import Gate, ScanLoop
 from kiosk.metrics import LoopMetrics
 from kiosk.ops.frametap import FrameTap, chain_observers
+from kiosk.ops.notify import Notifier
 from kiosk.ops.statuspage import StatusPage, StatusPageError
-from kiosk.ops.statusreport import heartbeat, store_state
+from kiosk.ops.statusreport import Readings, heartbeat, store_state
+from kiosk.ops.supervise import Supervisor
 from kiosk.outputs import build_outputs
 from kiosk.policy.snapshot import Bearings, Snapshot
 from kiosk.published import Published
@@ -105,8 +108,10 @@ def assemble(
     feedback: Feedback | None = None,
     clock: Clock | None = None,
     lockstep: bool | None = None,
+    notifier: Notifier | None = None,
 ) -> Kiosk:
-    """Build a kiosk from `config`; tests and the demo may hand in their own source, feedback or clock."""
+    """Build a kiosk from `config`, every part complete when made; tests and the demo may hand in their own
+    source, feedback or clock. With `notifier` (systemd's), the loop feeds the watchdog and the status line."""
     clock = clock or SystemClock()
     config, enrolment = with_enrolment(config)
     policy_base = config.policy  # the config file's: the centre's settings are laid over it, now and at each pull
@@ -131,6 +136,9 @@ def assemble(
     tap = FrameTap() if config.status_page.enabled else None  # what the status page shows of the camera
     syncing = enrolment is not None and config.sync.enabled
     doorbell = threading.Event()  # rung by the loop after each commit, so that sync uploads at once
+    sync_status = Published(SyncStats()) if syncing else None
+    readings = Readings(config, grabber, metrics, lists, sync_status, clock, time.monotonic(), recovery)
+    on_tick = Supervisor(notifier, readings, store).tick if notifier is not None else _nothing
     debounce = config.debounce
     loop = ScanLoop(
         frames=grabber,
@@ -152,24 +160,29 @@ def assemble(
         commands=commands,
         review_timeout_s=config.feedback.gpio.review_timeout_s,
         on_frame=chain_observers(outputs.screen.frame if outputs is not None and outputs.screen else None, tap),
-        after_commit=doorbell.set if syncing else lambda: None,
+        after_commit=doorbell.set if syncing else _nothing,
+        on_tick=on_tick,
     )
-    kiosk = Kiosk(config, grabber, loop, store, feedback, clock, lists, metrics, store_recovery=recovery)
-    if tap is not None:
-        kiosk.status_page = StatusPage(config.status_page, kiosk, tap=tap)
+    page = StatusPage(config.status_page, readings, tap=tap) if tap is not None else None
+    sync = None
     if enrolment is not None and syncing:
-        kiosk.sync = build_sync(
+        sync = build_sync(
             config,
             enrolment,
             clock,
-            heartbeat=kiosk.heartbeat,
+            heartbeat=partial(heartbeat, readings),
             lists=lists,
             policy_base=policy_base,
             alarm=feedback.fault,
             retention=Retention(config.database_path, config.store.retention_days),
             doorbell=doorbell,
+            status=sync_status,
         )
-    return kiosk
+    return Kiosk(config, grabber, loop, store, feedback, clock, lists, metrics, sync, page, readings.started, recovery)
+
+
+def _nothing() -> None:
+    pass
 
 
 def build_sync(
@@ -183,6 +196,7 @@ def build_sync(
     alarm: Callable[[str], None] = lambda reason: None,
     retention: Retention | None = None,
     doorbell: threading.Event | None = None,
+    status: Published[SyncStats] | None = None,
 ) -> SyncWorker:
     """The sync worker: the running kiosk's (its thread started with the kiosk) and `kiosk sync --once`'s."""
     sync = config.sync
@@ -201,6 +215,7 @@ def build_sync(
         batch=sync.batch,
         retention=retention,
         doorbell=doorbell,
+        status=status,
     )
 
 

@@ -23,7 +23,6 @@ from kiosk.errors import KioskError
 from kiosk.isotime import parse_iso
 from kiosk.logs import setup_logging
 from kiosk.ops.notify import Notifier
-from kiosk.ops.supervise import Supervisor
 from kiosk.redact import redact_url
 
 if TYPE_CHECKING:
@@ -91,17 +90,16 @@ def run(config_flag: str | None, source: str | None, state_dir: str | None, unti
     path, named = resolve_config_path(config_flag)
     if not named and not path.exists():
         log.warning("no %s: running on built-in defaults (see config/kiosk.example.toml)", path)
-    try:
-        kiosk = assemble(config)
-    except KioskError as exc:
-        fail(str(exc))
     notifier = Notifier()
+    try:
+        kiosk = assemble(config, notifier=notifier)
+    except KioskError as exc:
+        notifier.close()
+        fail(str(exc))
     try:
         with stop_on_signals() as stop:
             kiosk.start()
             log.info("running: %s, state in %s", kiosk.grabber.source.name, config.state_dir)
-            supervisor = Supervisor(notifier, kiosk)
-            kiosk.loop.on_tick = supervisor.tick
             notifier.ready(f"camera and database up; {kiosk.grabber.source.name}")
             kiosk.run(stop, until_end=until_end)
     except KioskError as exc:

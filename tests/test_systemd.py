@@ -125,7 +125,7 @@ def test_status_line_for_systemctl_status(tmp_path: Path):
     run_until_end(kiosk)
     kiosk.store = kiosk.loop.store = type(kiosk.store)(config.database_path)  # reopen: run_until_end closed it
     now = [100.0]
-    supervisor = Supervisor(Notifier({"NOTIFY_SOCKET": str(systemd.path)}), kiosk, clock=lambda: now[0])
+    supervisor = Supervisor(Notifier({"NOTIFY_SOCKET": str(systemd.path)}), kiosk, kiosk.store, clock=lambda: now[0])
     now[0] += 10.0
     supervisor.tick()
     systemd.collect(time.monotonic() + 0.3)
@@ -151,7 +151,7 @@ def test_status_line_says_when_the_store_cannot_record_and_when_the_disk_is_low(
         sync_status=None,
         config=SimpleNamespace(state_dir=tmp_path),
     )
-    supervisor = supervise.Supervisor(Notifier({}), kiosk, clock=lambda: 0.0)
+    supervisor = supervise.Supervisor(Notifier({}), kiosk, store, clock=lambda: 0.0)
     assert "DISK LOW" not in supervisor.status_line(10.0) and "STORE" not in supervisor.status_line(20.0)
 
     usage = shutil.disk_usage(tmp_path)
@@ -192,14 +192,12 @@ def test_a_frozen_camera_stops_the_watchdog_so_systemd_restarts_the_service(tmp_
 
     from kiosk.app import assemble
     from kiosk.camera.files import ImageFolderSource
-    from kiosk.ops.supervise import Supervisor
 
     systemd = FakeSystemd(tmp_path)
     config = config_for(tmp_path)
     source = ImageFolderSource(write_images(tmp_path / "f", scene(CCCD_AN)), fps=20, loop=True)
-    kiosk = assemble(config, source=source)
     notifier = Notifier({"NOTIFY_SOCKET": str(systemd.path), "WATCHDOG_USEC": "200000"})
-    kiosk.loop.on_tick = Supervisor(notifier, kiosk).tick
+    kiosk = assemble(config, source=source, notifier=notifier)  # the loop feeds the watchdog
     kiosk.start()
     kiosk.loop.frames = FreezesAfter(kiosk.grabber, after=1.0)
     stop = threading.Event()

@@ -60,6 +60,21 @@ class KioskView(Protocol):
     def store_recovery(self) -> Recovery | None: ...
 
 
+@dataclass(frozen=True)
+class Readings:
+    """A KioskView made by the assembly before the kiosk exists, for the parts that report on it (the status
+    page, the heartbeat, systemd's status line): the records it publishes and what it knew at start."""
+
+    config: KioskConfig
+    grabber: FrameGrabber
+    metrics: LoopMetrics
+    lists: Published[Snapshot]
+    sync_status: Published[SyncStats] | None
+    clock: Clock
+    started: float
+    store_recovery: Recovery | None
+
+
 def store_state(kiosk: KioskView, copy: LoopCopy | None = None) -> dict[str, Any]:
     """The store's faults for the heartbeat and status page: not recording now (and why), commits failed since
     start, a damaged database set aside at start. No personal data: SQLite's words and counts."""

@@ -10,7 +10,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from kiosk.ops.notify import Notifier
 
@@ -20,10 +20,20 @@ LOW_DISK_MB = 100  # a day of a busy gate is a few MB: this is days of warning b
 WARN_EVERY_S = 600.0
 
 
+class Backlog(Protocol):
+    def status(self, recent: int = 10) -> Any: ...
+
+
 class Supervisor:
-    def __init__(self, notifier: Notifier, kiosk: Any, clock: Callable[[], float] = time.monotonic) -> None:
+    """`tick` is the loop's `on_tick`: it reads the loop's and sync's records (`kiosk`, a KioskView) and counts the
+    backlog on the loop's own connection (`store`), since it runs on the loop's thread."""
+
+    def __init__(
+        self, notifier: Notifier, kiosk: Any, store: Backlog, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.notifier = notifier
         self.kiosk = kiosk
+        self.store = store
         self._clock = clock
         self._last = clock()
         self._frames = 0
@@ -40,7 +50,7 @@ class Supervisor:
         copy = self.kiosk.metrics.copy()  # the loop's record
         fps = (copy.frames - self._frames) / max(now - self._last, 1e-6)
         self._frames, self._last = copy.frames, now
-        backlog = self.kiosk.store.status(0).unsent  # the loop's own connection: tick runs on its thread
+        backlog = self.store.status(0).unsent  # the loop's own connection: tick runs on its thread
         clock = "clock synchronised" if self.kiosk.clock.synchronised() else "clock NOT synchronised"
         decisions = sum(copy.decisions.values())
         line = f"{fps:.1f} fps, {decisions} decisions, backlog {backlog}, {self._sync(now)}, {clock}"

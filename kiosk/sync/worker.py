@@ -83,6 +83,7 @@ class SyncWorker:
         batch: int = BATCH,
         retention: Retention | None = None,
         doorbell: threading.Event | None = None,
+        status: Published[SyncStats] | None = None,
     ) -> None:
         self.database = database
         self.state_dir = state_dir
@@ -96,7 +97,7 @@ class SyncWorker:
         self.backoff = backoff or Backoff()
         self.batch = batch
         self.retention = retention  # sent events past store.retention_days, deleted once an hour
-        self.status: Published[SyncStats] = Published(SyncStats())
+        self.status: Published[SyncStats] = status or Published(SyncStats())  # read by the reports
         self._retry_after: float | None = None
         self._not_before = 0.0  # monotonic: no upload before this (backoff, Retry-After)
         self._stop = threading.Event()
