@@ -96,6 +96,11 @@ def require_account(conn: Connection, username: str) -> None:
         raise NotFound(f"no account {username}")
 
 
+def account_id(conn: Connection, username: str) -> int:
+    """The id of the account `username`, disabled or not (NoResultFound if there is none)."""
+    return int(conn.execute(select(accounts.c.id).where(accounts.c.username == username)).scalar_one())
+
+
 def set_password(conn: Connection, username: str, password: str) -> None:
     check_password(password)
     done = conn.execute(

@@ -50,6 +50,16 @@ def venue_id(conn: Connection, code: str) -> int:
     return int(row[0])
 
 
+def venue_unit_id(conn: Connection, venue: int) -> int:
+    """The id of the unit the venue with id `venue` is in (NoResultFound if there is no such venue)."""
+    return int(conn.execute(select(venues.c.unit_id).where(venues.c.id == venue)).scalar_one())
+
+
+def venue_units(conn: Connection) -> list[tuple[str, int]]:
+    """Every venue's code with the id of its unit."""
+    return [(code, unit) for code, unit in conn.execute(select(venues.c.code, venues.c.unit_id))]
+
+
 def make_enroll_code(conn: Connection, venue: str, now: datetime) -> str:
     """A one-time enrolment code for `venue`, valid for 24 hours; only its hash is stored."""
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))

@@ -18,11 +18,11 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
 from central import __version__
-from central.devices import TOKEN_TTL, Device, authenticate, challenge, enroll, issue_token
+from central.devices import TOKEN_TTL, Device, authenticate, challenge, enroll, issue_token, record_heartbeat
 from central.errors import CentralError, Unauthenticated
 from central.ingest import ingest
 from central.lists import config_document, status_list
@@ -38,7 +38,6 @@ from central.models import (
 from central.passkeys import PassKey
 from central.ratelimit import AddressLimit, BodyLimit, Kind, RateLimiter, TooManyRequests, bearer_token
 from central.rollup import mark_heard
-from central.schema import devices
 from central.timeutil import utcnow
 from central.web import add_web
 
@@ -205,11 +204,7 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
     @app.post("/api/v1/heartbeat", status_code=204)
     def heartbeat(body: Heartbeat, conn: Tx, device: Annotated[Device, Depends(sender)]) -> Response:
         now = deps.clock()
-        conn.execute(
-            update(devices)
-            .where(devices.c.id == device.id)
-            .values(last_seen_at=now, last_heartbeat={**body.model_dump(), "received_at": now.isoformat()})
-        )
+        record_heartbeat(conn, device.id, body.model_dump(), now)
         mark_heard(conn, device.venue_id, now)
         return Response(status_code=204)
 

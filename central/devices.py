@@ -10,12 +10,14 @@ import binascii
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Row, select, update
 
 from central.admin import code_hash
 from central.errors import Denied, Unauthenticated
@@ -103,6 +105,24 @@ def authenticate(conn: Connection, token: str, now: datetime) -> Device:
     if row.revoked_at is not None:
         raise Denied("device revoked")
     return _device(conn, row.device_id)
+
+
+def record_heartbeat(conn: Connection, device_id: str, heartbeat: dict[str, Any], now: datetime) -> None:
+    """The device was heard `now`: its heartbeat is kept as sent, with the time it came."""
+    conn.execute(
+        update(devices)
+        .where(devices.c.id == device_id)
+        .values(last_seen_at=now, last_heartbeat={**heartbeat, "received_at": now.isoformat()})
+    )
+
+
+def list_devices(conn: Connection) -> Sequence[Row[str, str, datetime | None, datetime | None]]:
+    """Every enrolled device: its id, its venue's code, when it was last seen and when revoked (None: never)."""
+    return conn.execute(
+        select(devices.c.id, venues.c.code, devices.c.last_seen_at, devices.c.revoked_at).join(
+            venues, venues.c.id == devices.c.venue_id
+        )
+    ).all()
 
 
 def _active(conn: Connection, device_id: str) -> bytes:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy import Connection, Row, delete, func, select, text
 
 from central.errors import CentralError
 from central.schema import status_entries, trust_entries, venues
@@ -46,6 +47,16 @@ def _write_status(conn: Connection, subject_key: str, values: dict[str, Any], no
     version = (conn.execute(select(func.max(status_entries.c.version))).scalar() or 0) + 1
     conn.execute(delete(status_entries).where(status_entries.c.subject_key == subject_key))
     conn.execute(status_entries.insert().values(subject_key=subject_key, updated_at=now, version=version, **values))
+
+
+def live_status_entries(conn: Connection, limit: int) -> tuple[Sequence[Row[Any]], int]:
+    """The entries not cleared, the latest changed first, at most `limit` of them; and how many there are."""
+    live = ~status_entries.c.cleared
+    rows = conn.execute(
+        select(status_entries).where(live).order_by(status_entries.c.updated_at.desc()).limit(limit)
+    ).all()
+    total = conn.execute(select(func.count()).select_from(status_entries).where(live)).scalar_one()
+    return rows, int(total)
 
 
 def status_version(conn: Connection) -> int:

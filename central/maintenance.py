@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, or_
 
-from central.declarations import purge as purge_declarations
+from central.declarations.issuing import purge as purge_declarations
 from central.partitions import ensure_partitions, purge_before
 from central.schema import audit_log, auth_nonces, auth_tokens, login_failures, web_sessions
 from central.timeutil import utcnow

@@ -7,16 +7,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from central.errors import CentralError
 
-if TYPE_CHECKING:
-    from kiosk.camera.base import Grey
-    from kiosk.decode import Decoder
-
 SUBJECT_KEY = re.compile(r"[0-9a-f]{32}")
-DECODERS = ("zxing", "pyzbar", "opencv")  # the kiosk's chain, all of it: a still image may be worth the time
 
 
 class SubjectError(CentralError, ValueError):
@@ -76,69 +70,14 @@ def key_of_code(text: str, secret: bytes) -> str:
 
 def text_in_image(image: Path | bytes) -> str:
     """The text of the first QR code found in the picture, with the kiosk's decoders and no time limit."""
-    from kiosk.decode import DecoderChain
-    from kiosk.decode.reader import FrameReader
+    from central.photos import PhotoError, grey_of, name_of
+    from kiosk.decode.still import texts_in_still
 
-    grey = _grey(image)
-    codes = FrameReader(DecoderChain(_decoders())).read_still(grey).codes
-    if not codes:
-        raise SubjectError(f"no QR code could be read in {_name(image)}: a sharper, straighter picture may do")
-    return codes[0].text
-
-
-MAX_PIXELS = 25_000_000  # a phone's 12-megapixel photo is well inside; a 250 KB PNG can claim 256 megapixels
-
-
-def _grey(image: Path | bytes) -> Grey:
-    import cv2
-    import numpy as np
-
-    from kiosk.camera.images import load_grey
-
-    _check_size(image)
-    if isinstance(image, bytes):
-        decoded = cv2.imdecode(np.frombuffer(image, dtype=np.uint8), cv2.IMREAD_GRAYSCALE) if image else None
-        grey = None if decoded is None else cast("Grey", decoded)
-    else:
-        grey = load_grey(image) if image.is_file() else None
-    if grey is None:
-        raise SubjectError(f"{_name(image)} is not a readable image (PNG, JPEG, WebP, ...)")
-    return grey
-
-
-def _check_size(image: Path | bytes) -> None:
-    """Refuse a picture from its header alone when it is larger than MAX_PIXELS: decoding a compressed bomb
-    (found by bench/fuzz.py: 16,000 x 16,000 blank pixels in a 250 KB PNG) took 13 s and 2.3 GB."""
-    import io
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
-
-    too_large = f"more than {MAX_PIXELS // 1_000_000} megapixels: send a smaller picture (a QR code needs far fewer)"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(image) if isinstance(image, bytes) else image) as pil:
-                width, height = pil.size
-    except Image.DecompressionBombError:  # Pillow's own limit, far above ours
-        raise SubjectError(f"{_name(image)} is {too_large}") from None
-    except (OSError, UnidentifiedImageError, ValueError):
-        raise SubjectError(f"{_name(image)} is not a readable image (PNG, JPEG, WebP, ...)") from None
-    if width * height > MAX_PIXELS:
-        raise SubjectError(f"{_name(image)} is {width} x {height} pixels, {too_large}")
-
-
-def _decoders() -> list[Decoder]:
-    from kiosk.builders import HardwareError, build_decoder
-
-    decoders = []
-    for name in DECODERS:
-        try:
-            decoders.append(build_decoder(name))
-        except HardwareError:  # no libzbar here: the others still read
-            continue
-    return decoders
-
-
-def _name(image: Path | bytes) -> str:
-    return "the uploaded picture" if isinstance(image, bytes) else str(image)
+        grey = grey_of(image)
+    except PhotoError as exc:
+        raise SubjectError(str(exc)) from None
+    texts = texts_in_still(grey)
+    if not texts:
+        raise SubjectError(f"no QR code could be read in {name_of(image)}: a sharper, straighter picture may do")
+    return texts[0]

@@ -35,3 +35,13 @@ def test_a_camera_source_is_told_by_its_spec(tmp_path: Path) -> None:
         str(tmp_path / "gate.mp4"): "video",
     }
     assert {spec: source_kind(spec) for spec in cases} == cases
+
+
+def test_the_centres_command_line_package_has_no_cycle() -> None:
+    """`central.cli`'s commands share helpers through `central.cli.common`, never through the package itself."""
+    import grimp
+
+    graph = grimp.build_graph("central")
+    parts = graph.find_children("central.cli")
+    assert parts, "central.cli is a package of command modules"
+    assert {part for part in parts if "central.cli" in graph.find_modules_directly_imported_by(part)} == set()

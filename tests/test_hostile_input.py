@@ -27,7 +27,8 @@ from conftest import on_canvas, qr_image, write_images
 from dccmaker import VN_VACCINATION, hostile_payloads, make_hc1, make_signer, trust_json
 
 from central.api import _upload_body
-from central.subjects import MAX_PIXELS, SubjectError, text_in_image
+from central.photos import MAX_PIXELS
+from central.subjects import SubjectError, text_in_image
 from kiosk.app import Kiosk, assemble
 from kiosk.camera.files import ImageFolderSource
 from kiosk.config import KioskConfig

@@ -8,13 +8,12 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from central import audit
-from central.accounts import MIN_PASSWORD, ROLES, add_account, disable_account, list_accounts
+from central.accounts import MIN_PASSWORD, ROLES, account_id, add_account, disable_account, list_accounts
 from central.admin import unit_id, venue_id
 from central.errors import CentralError, Conflict, NotFound
-from central.schema import accounts
 from central.web.core import Web, client_address
 from central.web.messages import Message, PageError
 from central.web.sessions import close_sessions_of
@@ -79,8 +78,7 @@ def add_routes(app: FastAPI, web: Web) -> None:
             disable_account(conn, username, web.clock())
         except NotFound:
             return page(request, conn, error=Message("account.unknown", {"username": username[:64]}), status=404)
-        account_id = conn.execute(select(accounts.c.id).where(accounts.c.username == username)).scalar_one()
-        close_sessions_of(conn, account_id)
+        close_sessions_of(conn, account_id(conn, username))
         audit.record(
             conn,
             at=web.clock(),

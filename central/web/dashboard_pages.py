@@ -10,12 +10,13 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
+from central import admin
 from central.accounts import Account
 from central.categories import CATEGORIES, category_name
+from central.errors import NotFound
 from central.progress import UnitReport, as_csv, coverage_chart, scans_chart, unit_report
-from central.schema import units, venues
 from central.unittree import UnitTree
 from central.web.core import NotAllowed, Web, language
 from central.web.sessions import Session
@@ -74,15 +75,15 @@ def add_routes(app: FastAPI, web: Web) -> None:
 def _root(conn: Connection, account: Account) -> int | None:
     """The top of what `account` may see: their unit, or their venue's unit; None: the whole tree."""
     if account.role == "venue_admin" and account.venue_id is not None:
-        return int(conn.execute(select(venues.c.unit_id).where(venues.c.id == account.venue_id)).scalar_one())
+        return admin.venue_unit_id(conn, account.venue_id)
     return account.unit_id
 
 
 def _unit_id(conn: Connection, code: str) -> int | None:
-    row = conn.execute(select(units.c.id).where(units.c.code == code[:64])).first()
-    if row is None:
-        raise NotAllowed()
-    return int(row[0])
+    try:
+        return admin.unit_id(conn, code[:64])
+    except NotFound:
+        raise NotAllowed() from None
 
 
 def _only_venue(report: UnitReport, venue_code: str | None) -> UnitReport:

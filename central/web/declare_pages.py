@@ -1,7 +1,7 @@
 """The public health declaration: a form anyone can fill in on a phone, and the signed pass it gives.
 
 No account: the form is protected by a double-submit token (a cookie and a hidden field that must match), and
-only the answers needed for the status are kept (central/declarations.py). The pass is shown as a large QR
+only the answers needed for the status are kept (central/declarations/). The pass is shown as a large QR
 code for a phone screen, printable, with a PNG to download.
 
 No `from __future__ import annotations`: FastAPI reads the route annotations at runtime.
@@ -15,17 +15,10 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine
 
-from central.declarations import (
-    SYMPTOMS,
-    FormInvalid,
-    contact_public_key,
-    pass_issuer,
-    qr_png,
-    qr_svg,
-    submit,
-    valid_hours,
-    validate_form,
-)
+from central.declarations.form import SYMPTOMS, FormInvalid, validate_form
+from central.declarations.issuing import submit
+from central.declarations.render import qr_png, qr_svg
+from central.declarations.settings import contact_public_key, pass_issuer, valid_hours
 from central.errors import CentralError
 from central.web.core import FORM_COOKIE, Web, form_token, language
 from central.web.messages import CATALOGUE, Message

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from central.declarations import MESSAGES as DECLARATION_MESSAGES
+from central.declarations.form import MESSAGES as DECLARATION_MESSAGES
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     # Signing in
@@ -127,7 +127,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Không có tài khoản «{username}» nào đang hoạt động.",
         "There is no active account “{username}”.",
     ),
-    # The health declaration; the fields' own messages come from central/declarations.py
+    # The health declaration; the fields' own messages come from central/declarations/form.py
     "declare.unavailable": (
         "Trung tâm tạm thời chưa cấp được mã khai báo. Vui lòng thử lại sau hoặc liên hệ cơ quan y tế.",
         "The centre cannot issue passes just now. Please try again later or contact the health service.",

@@ -10,12 +10,11 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from central import audit
-from central.lists import clear_status, set_status
+from central.lists import clear_status, live_status_entries, set_status
 from central.localtime import local_zone
-from central.schema import status_entries
 from central.subjects import SubjectError, checked_key
 from central.web.core import Web, client_address
 from central.web.messages import Message, PageError
@@ -32,11 +31,7 @@ def add_routes(app: FastAPI, web: Web) -> None:
     def page(
         request: Request, conn: Connection, session: Session, error: Message | None = None, status: int = 200
     ) -> Response:
-        live = ~status_entries.c.cleared
-        rows = conn.execute(
-            select(status_entries).where(live).order_by(status_entries.c.updated_at.desc()).limit(SHOWN)
-        ).all()
-        total = conn.execute(select(func.count()).select_from(status_entries).where(live)).scalar_one()
+        rows, total = live_status_entries(conn, SHOWN)
         default_until = (web.clock().astimezone(local_zone()) + timedelta(days=14)).date().isoformat()
         return web.render(
             request,

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from fastapi import UploadFile
 
-from central.subjects import MAX_PIXELS, SubjectError, checked_key, key_of_code, key_of_number, text_in_image
+from central.photos import MAX_PIXELS
+from central.subjects import SubjectError, checked_key, key_of_code, key_of_number, text_in_image
 from central.web.messages import PageError
 
 MAX_PICTURE = 5 * 1024 * 1024  # bytes of an uploaded picture

@@ -12,9 +12,9 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from central.schema import venues
+from central.admin import venue_units
 from central.tracevisits import MAX_DWELL_MIN
 from central.tracing import DEFAULT_WINDOW_DAYS, TraceError, TraceResult, audited_trace, local_time
 from central.unittree import UnitTree
@@ -132,8 +132,7 @@ def _in_scope(conn: Connection, result: TraceResult, session: Session) -> TraceR
     if root is None:
         return result
     tree = UnitTree.load(conn)
-    rows = conn.execute(select(venues.c.code, venues.c.unit_id)).all()
-    allowed = {code for code, unit in rows if tree.contains(root, unit)}
+    allowed = {code for code, unit in venue_units(conn) if tree.contains(root, unit)}
     return replace(
         result,
         visits=[v for v in result.visits if v.venue in allowed],

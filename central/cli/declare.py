@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
 
 import click
-from sqlalchemy import Connection
 
+from central.cli.common import fail, transaction
 from central.timeutil import utcnow
-
-
-@contextmanager
-def transaction(ctx: click.Context) -> Iterator[Connection]:
-    from central.cli import transaction as in_transaction
-
-    with in_transaction(ctx) as conn:
-        yield conn
-
-
-def fail(message: str) -> NoReturn:
-    from central.cli import fail as cli_fail
-
-    cli_fail(message)
 
 
 @click.group("pass-key")
@@ -89,7 +72,7 @@ def contact_key_init(ctx: click.Context, private_out: str, replace: bool) -> Non
     import base64
 
     from central.audit import cli_actor, record
-    from central.declarations import contact_public_key, set_contact_public_key
+    from central.declarations.settings import contact_public_key, set_contact_public_key
     from central.sealing import raw_public, write_private_key
 
     with transaction(ctx) as conn:
@@ -111,7 +94,7 @@ def contact_key_init(ctx: click.Context, private_out: str, replace: bool) -> Non
 def contact_key_open(ctx: click.Context, private_key: str, declaration_id: str, reason: str) -> None:
     """Print the phone of a declaration; the look-up is recorded in the audit log."""
     from central.audit import cli_actor
-    from central.declarations import open_contact
+    from central.declarations.issuing import open_contact
     from central.sealing import read_private_key
 
     with transaction(ctx) as conn:
@@ -126,7 +109,13 @@ def contact_key_open(ctx: click.Context, private_key: str, declaration_id: str, 
 @click.pass_context
 def declaration_settings(ctx: click.Context, valid_h: int | None, issuer: str | None) -> None:
     """Show, or change, how declaration passes are issued."""
-    from central.declarations import contact_public_key, pass_issuer, set_pass_issuer, set_valid_hours, valid_hours
+    from central.declarations.settings import (
+        contact_public_key,
+        pass_issuer,
+        set_pass_issuer,
+        set_valid_hours,
+        valid_hours,
+    )
 
     with transaction(ctx) as conn:
         if valid_h is not None:

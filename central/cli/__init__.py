@@ -7,22 +7,19 @@ Exit codes: 0 done, 1 refused (the message says why), 2 usage.
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
-from sqlalchemy import Connection, Engine, select
 
 from central import __version__
-from central.cliaccounts import account
-from central.clideclare import contact_key, declaration_settings, pass_key
-from central.cliplaces import unit, venue
-from central.clitrace import dwell, trace_command
-from central.db import connect, resolve_url
+from central.cli.accounts import account
+from central.cli.common import engine_of, fail, transaction
+from central.cli.declare import contact_key, declaration_settings, pass_key
+from central.cli.places import unit, venue
+from central.cli.trace import dwell, trace_command
+from central.db import resolve_url
 from central.errors import CentralError
 from central.ratelimit import ADDRESS_ENV, ADDRESS_LIMIT, DEVICE_ENV, DEVICE_LIMIT, parse_limit
 from central.secret import existing_secret, secret_path
@@ -46,36 +43,6 @@ def cli(ctx: click.Context, db_url: str | None, secret_file: str | None) -> None
     """The central server of the gate kiosks."""
     url = resolve_url(db_url)
     ctx.obj = {"url": url, "secret": secret_path(secret_file, url)}
-
-
-def engine_of(ctx: click.Context) -> Engine:
-    if "engine" not in ctx.obj:
-        try:
-            ctx.obj["engine"] = connect(ctx.obj["url"])
-        except Exception as exc:  # a wrong URL, a server down, a bad password: say which
-            fail(f"cannot open the database {_redacted(ctx.obj['url'])}: {type(exc).__name__}: {exc}")
-    engine: Engine = ctx.obj["engine"]
-    return engine
-
-
-@contextmanager
-def transaction(ctx: click.Context) -> Iterator[Connection]:
-    try:
-        with engine_of(ctx).begin() as conn:
-            yield conn
-    except CentralError as exc:
-        fail(str(exc))
-
-
-def fail(message: str) -> NoReturn:
-    click.echo(f"kiosk-central: {message}", err=True)
-    sys.exit(1)
-
-
-def _redacted(url: str) -> str:
-    from kiosk.redact import redact_url
-
-    return redact_url(url)
 
 
 def _limit(_: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
@@ -169,14 +136,10 @@ def device() -> None:
 @device.command("list")
 @click.pass_context
 def device_list(ctx: click.Context) -> None:
-    from central.schema import devices, venues
+    from central.devices import list_devices
 
     with transaction(ctx) as conn:
-        rows = conn.execute(
-            select(devices.c.id, venues.c.code, devices.c.last_seen_at, devices.c.revoked_at).join(
-                venues, venues.c.id == devices.c.venue_id
-            )
-        ).all()
+        rows = list_devices(conn)
     for row in rows:
         state = "revoked" if row.revoked_at else f"last seen {row.last_seen_at or 'never'}"
         click.echo(f"{row.id}  {row.code}  {state}")
@@ -346,6 +309,6 @@ def openapi(output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-cli.add_command(account)  # central/cliaccounts.py
-for command in (unit, venue, pass_key, contact_key, declaration_settings, trace_command, dwell):  # cli*.py
+cli.add_command(account)  # central/cli/accounts.py
+for command in (unit, venue, pass_key, contact_key, declaration_settings, trace_command, dwell):  # central/cli/*.py
     cli.add_command(command)

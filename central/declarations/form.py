@@ -1,13 +1,4 @@
-"""Electronic health declarations: the answers, the status they give, and the signed pass the centre issues.
-
-A person declares identity, contact phone, symptoms, exposure and recent travel; `submit` stores the
-declaration and returns an `HD1:` pass (docs/pass-format.md) that kiosks verify offline. What is kept:
-
-- the subject key, never the ID number: the keyed hash a kiosk derives from the same person's CCCD card or
-  PC-Covid code (`SubjectKeyer` over the same `Identity` the kiosk's parsers build);
-- the answers the status was judged from (symptoms, exposure, travel, language), without identity or phone;
-- the phone only sealed to the health service's public key (central/sealing.py), or not at all when no such key
-  is configured. The name is not asked for.
+"""The declaration form: the answers, their checks and messages in both languages, and the status they give.
 
 Status rule (`STATUS_RULES`, the worst answer wins): red for fever, shortness of breath, or contact with a
 confirmed case in the last 14 days; yellow for any other symptom or a stay in a lockdown area; green otherwise.
@@ -16,33 +7,17 @@ Travel is free text and judged by no one but a person reading it. See docs/decla
 
 from __future__ import annotations
 
-import base64
-import io
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
-import segno
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import Connection, delete, select
 
-from central.audit import record
-from central.errors import CentralError, NotFound
-from central.schema import declarations, status_entries, trust_entries
-from central.sealing import open_sealed, public_key_from_raw, raw_public, seal
-from central.settings import get_setting, set_setting
-from central.timeutil import aware
-from kiosk.credentials import SubjectKeyer
+from central.errors import CentralError
 from kiosk.credentials.base import Identity
 from kiosk.credentials.fields import identity_for_number
-from kiosk.credentials.passes import PassClaims, issue_pass
-from kiosk.ids import uuid7
 
 Status = Literal["green", "yellow", "red"]
 Symptom = Literal["fever", "cough", "shortness_of_breath", "sore_throat", "loss_of_taste_smell", "fatigue", "none"]
@@ -60,11 +35,8 @@ STATUS_RULES: dict[str, Status] = {
     "fatigue": "yellow",
     "lockdown_area": "yellow",  # been in a lockdown area in the last 14 days
 }
-_SEVERITY: tuple[Status, ...] = ("green", "yellow", "red")
+SEVERITY: tuple[Status, ...] = ("green", "yellow", "red")
 
-VALID_H_KEY, DEFAULT_VALID_H, MAX_VALID_H = "declaration_valid_h", 24, 168
-ISSUER_KEY, DEFAULT_ISSUER = "pass_issuer", "VN"
-CONTACT_KEY = "contact_public_key"
 MAX_TRAVEL = 200
 
 _SEPARATORS = re.compile(r"[\s.\-()/]")
@@ -235,193 +207,4 @@ def _code(field: str, kind: str) -> str:
 
 def status_for(answers: Iterable[str]) -> Status:
     """The worst status the answers give under STATUS_RULES; green if none of them counts."""
-    return max((STATUS_RULES.get(a, "green") for a in answers), key=_SEVERITY.index, default="green")
-
-
-@dataclass(frozen=True)
-class Issued:
-    """A stored declaration and its pass. `contact_stored` False: no contact key was set, the phone was dropped."""
-
-    declaration_id: str
-    subject_key: str
-    status: Status
-    declared_at: datetime
-    expires_at: datetime
-    pass_text: str
-    contact_stored: bool
-
-
-def submit(
-    conn: Connection,
-    form: DeclarationForm,
-    *,
-    secret: bytes,
-    pass_key: Ed25519PrivateKey,
-    kid: bytes,
-    now: datetime,
-    valid_h: int,
-    issuer: str = DEFAULT_ISSUER,
-) -> Issued:
-    """Store the declaration and issue its pass, valid `valid_h` hours from `now` (whole seconds, as in the pass).
-
-    CentralError if the pass key is not in the trust list yet: kiosks could not verify the pass."""
-    if not 1 <= valid_h <= MAX_VALID_H:
-        raise CentralError(f"a pass is valid 1 to {MAX_VALID_H} hours, not {valid_h}")
-    if not _kid_published(conn, kid):
-        raise CentralError("the pass key is not in the trust list; run: kiosk-central pass-key publish")
-    ident = uuid7(int(now.timestamp() * 1000))
-    declared = now.replace(microsecond=0)
-    expires = declared + timedelta(hours=valid_h)
-    subject_key = SubjectKeyer(secret).key(form.identity())
-    # The health service's word outranks the answers: someone on the status list gets at least that colour.
-    status = max(status_for(form.flags()), listed_status(conn, subject_key, now), key=_SEVERITY.index)
-    contact = contact_public_key(conn)
-    sealed = None if contact is None else seal(form.phone.encode(), contact, contact_context(str(ident)))
-    text = issue_pass(PassClaims(subject_key, declared, status, expires, ident.bytes, issuer), pass_key, kid)
-    conn.execute(
-        declarations.insert().values(
-            id=str(ident),
-            subject_key=subject_key,
-            declared_at=declared,
-            expires_at=expires,
-            status=status,
-            answers=stored_answers(form),
-            contact_sealed=sealed,
-        )
-    )
-    return Issued(str(ident), subject_key, status, declared, expires, text, sealed is not None)
-
-
-def listed_status(conn: Connection, subject_key: str, now: datetime) -> Status:
-    """The person's colour on the status list now (green when not listed, cleared or expired)."""
-    row = conn.execute(
-        select(status_entries.c.status, status_entries.c.until).where(
-            status_entries.c.subject_key == subject_key, ~status_entries.c.cleared
-        )
-    ).first()
-    if row is None or row.status not in ("red", "yellow"):
-        return "green"
-    until = aware(row.until)
-    return "green" if until is not None and until <= now else row.status
-
-
-def stored_answers(form: DeclarationForm) -> dict[str, Any]:
-    """What is kept of the answers: what the status was judged from, no identity and no phone."""
-    return {
-        "symptoms": list(form.symptoms),
-        "contact_confirmed": form.contact_confirmed,
-        "lockdown_area": form.lockdown_area,
-        "travel": form.travel,
-        "language": form.language,
-    }
-
-
-def _kid_published(conn: Connection, kid: bytes) -> bool:
-    wanted = base64.b64encode(kid).decode("ascii")
-    rows = conn.execute(select(trust_entries.c.entry).where(trust_entries.c.section == "pass_keys"))
-    return any(isinstance(row.entry, dict) and row.entry.get("kid") == wanted for row in rows)
-
-
-def contact_context(declaration_id: str) -> bytes:
-    """What a declaration's phone is sealed under: it opens for this declaration only."""
-    return f"declaration-contact:{declaration_id}".encode()
-
-
-def open_contact(
-    conn: Connection,
-    declaration_id: str,
-    private_key: X25519PrivateKey,
-    *,
-    actor: str,
-    reason: str,
-    now: datetime,
-    address: str | None = None,
-) -> str:
-    """The phone of a declaration, recorded in the audit log in the same transaction.
-
-    NotFound if there is no such declaration or it has no phone; SealError if the key does not open it."""
-    row = conn.execute(
-        select(declarations.c.subject_key, declarations.c.contact_sealed).where(declarations.c.id == declaration_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"no declaration {declaration_id}")
-    if row.contact_sealed is None:
-        raise NotFound(f"declaration {declaration_id} has no phone: no contact key was set when it was made")
-    phone = open_sealed(bytes(row.contact_sealed), private_key, contact_context(declaration_id)).decode()
-    record(
-        conn,
-        at=now,
-        actor=actor,
-        action="contact-open",
-        subject=row.subject_key,
-        reason=reason,
-        detail={"declaration": declaration_id},
-        address=address,
-    )
-    return phone
-
-
-def purge(conn: Connection, expired_before: datetime) -> int:
-    """Delete the declarations whose pass expired before `expired_before`; how many."""
-    return int(conn.execute(delete(declarations).where(declarations.c.expires_at < expired_before)).rowcount)
-
-
-# Settings of the declarations (central/settings.py).
-
-
-def valid_hours(conn: Connection) -> int:
-    """How long a pass is valid, in hours (settings "declaration_valid_h", default 24)."""
-    value = get_setting(conn, VALID_H_KEY)
-    return int(value) if value is not None and value.isdigit() else DEFAULT_VALID_H
-
-
-def set_valid_hours(conn: Connection, hours: int) -> None:
-    if not 1 <= hours <= MAX_VALID_H:
-        raise CentralError(f"a pass is valid 1 to {MAX_VALID_H} hours, not {hours}")
-    set_setting(conn, VALID_H_KEY, str(hours))
-
-
-def pass_issuer(conn: Connection) -> str:
-    """The centre's name in its passes, e.g. VN-67 (settings "pass_issuer", default VN)."""
-    return get_setting(conn, ISSUER_KEY) or DEFAULT_ISSUER
-
-
-def set_pass_issuer(conn: Connection, name: str) -> None:
-    if not re.fullmatch(r"[A-Za-z0-9._-]{1,32}", name):
-        raise CentralError(f"an issuer name is 1 to 32 letters, digits, '.', '_' or '-', not {name!r}")
-    set_setting(conn, ISSUER_KEY, name)
-
-
-def contact_public_key(conn: Connection) -> X25519PublicKey | None:
-    """The health service's key that phones are sealed to (settings "contact_public_key"), None if not set."""
-    value = get_setting(conn, CONTACT_KEY)
-    if value is None:
-        return None
-    try:
-        return public_key_from_raw(base64.b64decode(value, validate=True))
-    except ValueError:  # binascii.Error is one
-        raise CentralError(f"settings {CONTACT_KEY} is not base64; run: contact-key init --replace") from None
-
-
-def set_contact_public_key(conn: Connection, key: X25519PublicKey) -> None:
-    set_setting(conn, CONTACT_KEY, base64.b64encode(raw_public(key)).decode("ascii"))
-
-
-# The pass as a QR code: always a full QR code (never Micro QR, which kiosks do not read), level M or better, and
-# the quiet zone of 4 modules the standard asks for; dark on a white background, so a dark-mode page reads too.
-
-
-def qr_svg(text: str, *, scale: int = 6) -> str:
-    """The pass as inline SVG for a phone screen: `scale` CSS pixels a module (a version 9 code at 6 is 366 px
-    wide), and a viewBox, so that a page's `max-width: 100%; height: auto` shrinks it on a narrow screen."""
-    qr = segno.make_qr(text, error="m")
-    svg = str(qr.svg_inline(scale=1, border=4, dark="#000", light="#fff", omitsize=True, svgclass="pass-qr"))
-    size = qr.symbol_size(scale=scale, border=4)[0]
-    return svg.replace("<svg ", f'<svg width="{size}" height="{size}" shape-rendering="crispEdges" ', 1)
-
-
-def qr_png(text: str, *, scale: int = 10, dpi: int = 300) -> bytes:
-    """The pass as a PNG for printing: at 10 pixels a module and 300 dpi, a version 9 code is 5 cm wide."""
-    out = io.BytesIO()
-    segno.make_qr(text, error="m").save(out, kind="png", scale=scale, border=4, dpi=dpi)
-    return out.getvalue()
+    return max((STATUS_RULES.get(a, "green") for a in answers), key=SEVERITY.index, default="green")

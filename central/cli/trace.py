@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
-from sqlalchemy import Connection
 
 from central.categories import CATEGORIES
+from central.cli.common import fail, transaction
 from central.errors import CentralError
 from central.secret import existing_secret
 from central.timeutil import utcnow
-
-
-@contextmanager
-def transaction(ctx: click.Context) -> Iterator[Connection]:
-    from central.cli import transaction as in_transaction
-
-    with in_transaction(ctx) as conn:
-        yield conn
-
-
-def fail(message: str) -> NoReturn:
-    from central.cli import fail as cli_fail
-
-    cli_fail(message)
 
 
 @click.command("trace")

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from central.categories import CATEGORIES
+from central.cli.common import transaction
 from central.timeutil import utcnow
 
 
@@ -23,7 +24,6 @@ def unit() -> None:
 @click.pass_context
 def unit_add(ctx: click.Context, code: str, name: str, parent: str | None) -> None:
     from central.admin import add_unit
-    from central.cli import transaction
 
     with transaction(ctx) as conn:
         add_unit(conn, code, name, parent, utcnow())
@@ -37,7 +37,6 @@ def unit_add(ctx: click.Context, code: str, name: str, parent: str | None) -> No
 def unit_list(ctx: click.Context, under: str | None, as_json: bool) -> None:
     """The unit tree, indented by depth, with the venues registered directly in each unit."""
     from central.admin import list_units
-    from central.cli import transaction
 
     with transaction(ctx) as conn:
         rows = list_units(conn, under)
@@ -63,7 +62,6 @@ def venue() -> None:
 @click.pass_context
 def venue_add(ctx: click.Context, code: str, name: str, unit_code: str, category: str) -> None:
     from central.admin import add_venue
-    from central.cli import transaction
 
     with transaction(ctx) as conn:
         add_venue(conn, code, name, unit_code, category, utcnow())
@@ -78,7 +76,6 @@ def venue_add(ctx: click.Context, code: str, name: str, unit_code: str, category
 def venue_list(ctx: click.Context, unit_code: str | None, category: str | None, as_json: bool) -> None:
     """Venues by code, with their unit, kind and the kiosks enrolled there (revoked ones not counted)."""
     from central.admin import list_venues
-    from central.cli import transaction
 
     with transaction(ctx) as conn:
         rows = list_venues(conn, unit_code, category)

@@ -7,6 +7,7 @@ import sys
 import click
 
 from central.accounts import ROLES
+from central.cli.common import transaction
 
 
 @click.group()
@@ -33,7 +34,6 @@ def account_add(
     """Add a staff account (the password is asked for, twice, once the rest is known to be right)."""
     from central import audit
     from central.accounts import add_account, check_new_account
-    from central.cli import transaction
     from central.timeutil import utcnow
 
     with transaction(ctx) as conn:
@@ -54,7 +54,6 @@ def account_add(
 def account_password(ctx: click.Context, username: str, password_stdin: bool) -> None:
     """Set a new password."""
     from central.accounts import require_account, set_password
-    from central.cli import transaction
 
     with transaction(ctx) as conn:
         require_account(conn, username)
@@ -69,20 +68,15 @@ def account_password(ctx: click.Context, username: str, password_stdin: bool) ->
 @click.pass_context
 def account_disable(ctx: click.Context, username: str) -> None:
     """Disable an account and end its sessions."""
-    from sqlalchemy import select
-
     from central import audit
-    from central.accounts import disable_account
-    from central.cli import transaction
-    from central.schema import accounts
+    from central.accounts import account_id, disable_account
     from central.timeutil import utcnow
     from central.web.sessions import close_sessions_of
 
     with transaction(ctx) as conn:
         now = utcnow()
         disable_account(conn, username, now)
-        account_id = conn.execute(select(accounts.c.id).where(accounts.c.username == username)).scalar_one()
-        close_sessions_of(conn, account_id)
+        close_sessions_of(conn, account_id(conn, username))
         audit.record(conn, at=now, actor=audit.cli_actor(), action="account-disable", subject=username, reason="cli")
     click.echo(f"account {username} disabled; its sessions ended")
 
@@ -92,7 +86,6 @@ def account_disable(ctx: click.Context, username: str) -> None:
 def account_list(ctx: click.Context) -> None:
     """List the accounts: username, role, area, state."""
     from central.accounts import list_accounts
-    from central.cli import transaction
 
     with transaction(ctx) as conn:
         for row in list_accounts(conn):
