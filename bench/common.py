@@ -56,6 +56,16 @@ def best(call: Callable[[], object], repeat: int) -> float:
     return min(times)
 
 
+def timed_ms(call: Callable[[], object], rounds: int) -> list[float]:
+    """Milliseconds of each of `rounds` calls."""
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
 def emit(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(result, ensure_ascii=False))

@@ -73,15 +73,8 @@ def grey_of(bgr: Arr) -> Arr:
 def phone(qr: Arr, style: str, name: str) -> Prop:
     """A phone in a hand showing an app's QR screen (the demo's PC-Covid / VNeID screens)."""
     scr, qcx, qcy = demo.phone_screen(style, qr, name)
-    sh, sw = scr.shape[:2]
-    b = int(sw * 0.05)
-    body = np.empty((sh + 3 * b, sw + 2 * b, 3), np.float32)
-    body[:] = (30, 29, 27)
-    x0, y0 = b, int(1.5 * b)
-    body[y0 : y0 + sh, x0 : x0 + sw] = scr
-    glow = np.zeros(body.shape[:2], np.float32)
-    glow[y0 : y0 + sh, x0 : x0 + sw] = 1.0
-    cv = demo.held(body, int(body.shape[1] * 0.12), (x0 + qcx, y0 + qcy), glow, (x0, y0, x0 + sw, y0 + sh))
+    body, glow, screen = demo.phone_body(scr)  # the demo's phone without its camera dot
+    cv = demo.held(body, int(body.shape[1] * 0.12), (screen[0] + qcx, screen[1] + qcy), glow, screen)
     return Prop(grey_of(cv.bgr), cv.alpha, cv.glow, cv.anchor, _modules(qr))
 
 

@@ -19,7 +19,7 @@ from importlib.metadata import version
 from typing import Any
 
 import numpy as np
-from common import add_repo_to_path, emit, machine, pct
+from common import add_repo_to_path, emit, machine, pct, timed_ms
 
 add_repo_to_path()
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -50,15 +50,6 @@ def camera_frame() -> tuple[np.ndarray, Seen]:
     return frame, Seen(frame, tuple(c.corners for c in result.codes), tuple(result.unread))
 
 
-def timed(call: Any, rounds: int) -> list[float]:
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
 def measure(width: int, height: int, rounds: int) -> dict[str, Any]:
     _, seen = camera_frame()
     renderer = ScreenRenderer(width, height, Messages("vi"), roi=ROI)
@@ -71,11 +62,11 @@ def measure(width: int, height: int, rounds: int) -> dict[str, Any]:
     presenter = PygamePresenter(width, height, fullscreen=False)
     image = renderer.render(seen, banner, 0.0)
     presenter.show(image)
-    present = timed(lambda: presenter.show(image), rounds)
+    present = timed_ms(lambda: presenter.show(image), rounds)
     presenter.close()
     return {
-        "render idle ms": pct(timed(lambda: renderer.render(seen, None, 0.0), rounds)),
-        "render banner ms": pct(timed(lambda: renderer.render(seen, banner, 0.0), rounds)),
+        "render idle ms": pct(timed_ms(lambda: renderer.render(seen, None, 0.0), rounds)),
+        "render banner ms": pct(timed_ms(lambda: renderer.render(seen, banner, 0.0), rounds)),
         "banner cold ms": pct(cold),
         "present (pygame, dummy) ms": pct(present),
     }

@@ -17,7 +17,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from common import ROOT, add_repo_to_path, emit, machine, pct
+from common import ROOT, add_repo_to_path, emit, machine, pct, timed_ms
 
 add_repo_to_path()
 sys.path.insert(0, str(ROOT / "tests"))
@@ -40,15 +40,6 @@ def trust_list(signers: list[Signer], filler: int) -> dict[str, Any]:
     entries = [{"country": "XX", "certificate": base64.b64encode(s.der).decode()} for s in fillers]
     entries += [{"country": "VN", "certificate": base64.b64encode(s.der).decode()} for s in signers]
     return {"issued_at": T0.isoformat(), "certificates": entries}
-
-
-def time_calls(call: Any, rounds: int) -> list[float]:
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
 
 
 def signature_only(signer: Signer, text: str) -> Any:
@@ -80,8 +71,8 @@ def main() -> None:
         text = make_hc1(signer)
         assert parse_hc1(text, ctx).valid  # type: ignore[union-attr]
         results[alg] = {
-            "verify_ms": pct(time_calls(lambda t=text: parse_hc1(t, ctx), args.rounds)),
-            "signature_only_ms": pct(time_calls(signature_only(signer, text), args.rounds)),
+            "verify_ms": pct(timed_ms(lambda t=text: parse_hc1(t, ctx), args.rounds)),
+            "signature_only_ms": pct(timed_ms(signature_only(signer, text), args.rounds)),
         }
     emit(
         {

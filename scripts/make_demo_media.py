@@ -202,18 +202,24 @@ def held(face: Arr, radius: int, anchor: tuple[float, float], glow: Arr | None =
     return Canvas(bgr, alpha, lit, (pad + anchor[0], pad + anchor[1]), (x0, y0, x1, y1))
 
 
-def phone_canvas(show: Show, qr: Arr) -> Canvas:
-    scr, qcx, qcy = phone_screen(show.style, qr, show.payload.split("|")[1])
+def phone_body(scr: Arr) -> tuple[Arr, Arr, tuple[int, int, int, int]]:
+    """A phone's dark body around its lit screen `scr`: the body, the screen's glow, the screen's box on it."""
     sh, sw = scr.shape[:2]
     b = int(sw * 0.05)
     body = np.empty((sh + 3 * b, sw + 2 * b, 3), np.float32)
     body[:] = (30, 29, 27)
     x0, y0 = b, int(1.5 * b)
     body[y0 : y0 + sh, x0 : x0 + sw] = scr
-    cv2.circle(body, pt(x0 + sw / 2, 0.75 * b), max(2, b // 4), (60, 60, 60), -1)  # front camera
     glow = np.zeros(body.shape[:2], np.float32)
     glow[y0 : y0 + sh, x0 : x0 + sw] = 1.0
-    return held(body, int(body.shape[1] * 0.12), (x0 + qcx, y0 + qcy), glow, (x0, y0, x0 + sw, y0 + sh))
+    return body, glow, (x0, y0, x0 + sw, y0 + sh)
+
+
+def phone_canvas(show: Show, qr: Arr) -> Canvas:
+    scr, qcx, qcy = phone_screen(show.style, qr, show.payload.split("|")[1])
+    body, glow, (x0, y0, x1, y1) = phone_body(scr)
+    cv2.circle(body, pt((x0 + x1) / 2, 0.75 * x0), max(2, x0 // 4), (60, 60, 60), -1)  # front camera
+    return held(body, int(body.shape[1] * 0.12), (x0 + qcx, y0 + qcy), glow, (x0, y0, x1, y1))
 
 
 def card_face(show: Show, qr: Arr) -> tuple[Arr, int, int]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,8 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
+from kiosk.credentials.listfile import list_time, load_list
 from kiosk.errors import KioskError
-from kiosk.isotime import parse_iso
 
 # Extended key usage OIDs a DCC signing certificate may carry to restrict what it signs (eHealth network
 # guidelines); both the registered arc and the one used in early deployments occur in the wild.
@@ -67,14 +66,7 @@ class TrustStore:
 
     @classmethod
     def load(cls, path: Path) -> TrustStore:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise TrustListError(f"{path}: cannot read the trust list: {exc}") from None
-        try:
-            return cls.from_json(data)
-        except TrustListError as exc:
-            raise TrustListError(f"{path}: {exc}") from None
+        return load_list(path, "trust list", TrustListError, cls.from_json)
 
     @classmethod
     def from_json(cls, data: Any) -> TrustStore:
@@ -187,9 +179,4 @@ def _b64(entry: Mapping[str, Any], key: str, where: str) -> bytes:
 
 
 def _time(value: object, where: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_iso(str(value))
-    except ValueError:
-        raise TrustListError(f"'{where}' is not an ISO 8601 time") from None
+    return list_time(value, where, TrustListError)

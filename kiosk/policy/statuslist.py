@@ -7,15 +7,14 @@ An entry without "until" stays until the list drops it.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kiosk.credentials.listfile import list_time, load_list
 from kiosk.errors import KioskError
-from kiosk.isotime import parse_iso
 
 _KEY = re.compile(r"[0-9a-f]{32}")
 
@@ -45,16 +44,9 @@ class StatusList:
     @classmethod
     def load(cls, path: Path) -> StatusList:
         """The list in `path`; an empty list if the file does not exist yet."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not path.exists():
             return cls()
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise StatusListError(f"{path}: cannot read the status list: {exc}") from None
-        try:
-            return cls.from_json(data)
-        except StatusListError as exc:
-            raise StatusListError(f"{path}: {exc}") from None
+        return load_list(path, "status list", StatusListError, cls.from_json)
 
     @classmethod
     def from_json(cls, data: Any) -> StatusList:
@@ -72,9 +64,4 @@ class StatusList:
 
 
 def _time(value: object, where: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_iso(str(value))
-    except ValueError:
-        raise StatusListError(f"'{where}' is not an ISO 8601 time") from None
+    return list_time(value, where, StatusListError)

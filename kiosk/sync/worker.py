@@ -201,12 +201,8 @@ class SyncWorker:
                     since = status_version(self.state_dir)
                     status = merge_status(self.state_dir, self.client.status_list(since if wanted > since else 0))
                 save_etag(self.state_dir, etag)  # only now: a failed status fetch is tried again at the next pull
-        except (Retryable, Refused) as exc:
-            self._failed(exc, getattr(exc, "retry_after", None))
-            return False
-        except Revoked as exc:
-            self._revoked(exc)
-            return False
+        except (Retryable, Refused, Revoked) as exc:
+            return self._unanswered(exc)
         except OSError as exc:  # a full disk: the last good lists stay; the heartbeat and uploads still go
             self._throttle.error("config-write", "config not written, the last good copy is kept: %s", exc)
             return False
@@ -240,13 +236,18 @@ class SyncWorker:
     def send_heartbeat(self, store: EventStore) -> bool:
         try:
             self.client.heartbeat(self.heartbeat_body(store))
-        except (Retryable, Refused) as exc:
-            self._failed(exc, getattr(exc, "retry_after", None))
-            return False
-        except Revoked as exc:
-            self._revoked(exc)
-            return False
+        except (Retryable, Refused, Revoked) as exc:
+            return self._unanswered(exc)
         return True
+
+    def _unanswered(self, exc: Retryable | Refused | Revoked) -> bool:
+        """The centre did not do what was asked: a failure counted and backed off, or (revoked) the end of sync
+        until a human enrols the kiosk again. False, for the caller to return."""
+        if isinstance(exc, Revoked):
+            self._revoked(exc)
+        else:
+            self._failed(exc, exc.retry_after if isinstance(exc, Retryable) else None)
+        return False
 
     def _device_time(self) -> dict[str, Any]:
         clock = self.clock
