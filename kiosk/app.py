@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from kiosk.builders import build_chain, build_source, load_status, load_trust
+from kiosk.builders import build_chain, build_source, load_access, load_status, load_trust
 from kiosk.camera import FrameGrabber, FrameSource
 from kiosk.clock import Clock, SystemClock
 from kiosk.commands import Command
@@ -127,11 +127,12 @@ def assemble(
         feedback = outputs = build_outputs(config, commands)
     trust = load_trust(config.trust_list_path, config.policy.trust_list_warn_h)
     status = load_status(config.status_list_path)
+    access = load_access(config.access_list_path, config.policy.mode)
     store, recovery = open_store(config.database_path, clock=clock)  # last: nothing after it can fail and leave it open
     if recovery is not None:
         feedback.fault("store-damaged")  # the technician must see it: the damaged file waits to be copied off
-    bearings = Bearings(clock, store, config.device.venue, config.device.direction)
-    lists = Published(Snapshot(trust, status, config.policy, bearings))
+    bearings = Bearings(clock, store, config.device.venue, config.device.direction, config.device.id)
+    lists = Published(Snapshot(trust, status, config.policy, bearings, access))
     metrics = LoopMetrics()
     tap = FrameTap() if config.status_page.enabled else None  # what the status page shows of the camera
     syncing = enrolment is not None and config.sync.enabled

@@ -15,6 +15,7 @@ from kiosk.config.model import DecoderName
 from kiosk.credentials.trust import TrustListError, TrustStore
 from kiosk.decode import Decoder, DecoderChain
 from kiosk.errors import KioskError
+from kiosk.policy.access import AccessList, AccessListError
 from kiosk.policy.statuslist import StatusList, StatusListError
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,20 @@ def load_trust(path: Path, warn_h: float) -> TrustStore:
     if age is not None and warn_h and age > warn_h * 3600:
         log.warning("%s: issued %.0f hours ago; sync has not refreshed it", path, age / 3600)
     return trust
+
+
+def load_access(path: Path, mode: str) -> AccessList:
+    """The access list; an empty one (nobody enrolled: everyone is a stranger) if it is missing or broken."""
+    try:
+        access = AccessList.load(path)
+    except AccessListError as exc:
+        log.error("%s; nobody counts as enrolled until sync brings a good one", exc)
+        return AccessList()
+    if mode == "access" and not access.people:
+        log.warning(
+            "%s: nobody enrolled yet: access mode treats everyone as a stranger until sync brings the list", path
+        )
+    return access
 
 
 def load_status(path: Path) -> StatusList:

@@ -97,8 +97,14 @@ class DebounceConfig(Section):
 
 
 class PolicyConfig(Section):
-    mode: Literal["log-only", "identity", "certificate", "pass"] = Field(
-        "log-only", description="log-only, identity, certificate or pass (see config/kiosk.example.toml)."
+    mode: Literal["log-only", "identity", "certificate", "pass", "access"] = Field(
+        "log-only", description="log-only, identity, certificate, pass or access (see config/kiosk.example.toml)."
+    )
+    strangers: Literal["deny", "review", "visitor"] = Field(
+        "deny", description="Access mode: refuse a person not enrolled, call the guard, or start a visit."
+    )
+    access_list: Path | None = Field(
+        None, strict=False, description="Enrolled people and groups (default <state_dir>/access-list.json)."
     )
     denylist: list[SubjectKey] = Field([], description="Subject keys that are always refused.")
     trust_list: Path | None = Field(
@@ -192,6 +198,10 @@ class KioskConfig(Section):
     @property
     def status_list_path(self) -> Path:
         return self.policy.status_list or self.state_dir / "status-list.json"
+
+    @property
+    def access_list_path(self) -> Path:
+        return self.policy.access_list or self.state_dir / "access-list.json"
 
     @property
     def secret_path(self) -> Path:

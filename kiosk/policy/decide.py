@@ -5,6 +5,8 @@ Modes, per venue:
   identity     any identity code (CCCD, PC-Covid, or a valid signed credential), checked against the status list
   certificate  a valid vaccination, test or recovery certificate, judged by the venue's rules
   pass         a valid health-declaration pass: green enters, yellow waits for the guard, red is refused
+  access       a person the venue enrolled (the access list), inside a window of one of their groups, at a gate
+               that group may use; anyone else is refused, or sent to the guard or the visitor desk
 The denylist applies in every mode; the status list, signatures, validity and anti-passback in all but log-only.
 The policy sees no QR text and does no I/O of its own (the passage history is a seam).
 """
@@ -18,6 +20,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from kiosk.credentials import Credential, Kind
+from kiosk.policy.access import AccessList
 from kiosk.policy.health import CertificateRules, judge_health
 from kiosk.policy.messages import message
 from kiosk.policy.statuslist import StatusList
@@ -66,6 +69,9 @@ class VenuePolicy:
     history: PassageHistory | None = None
     venue: str = ""
     direction: str = "in"
+    access: AccessList = field(default_factory=AccessList)
+    gate: str = ""  # this kiosk's device id, for groups that may use some gates only
+    strangers: str = "deny"  # access mode, a person not enrolled: "deny", "review" or "visitor"
 
     def decide(self, credential: Credential, subject_key: str | None, now: datetime) -> Decision:
         if subject_key is not None and subject_key in self.denylist:
@@ -126,6 +132,8 @@ class VenuePolicy:
         return None
 
     def _by_mode(self, credential: Credential, subject_key: str | None, now: datetime) -> Decision:
+        if self.mode == "access":
+            return self._enrolled(subject_key, now)
         if self.mode == "identity":
             return Decision(Outcome.ACCEPT, "identity-ok") if subject_key else Decision(Outcome.REVIEW, "no-identity")
         if self.mode == "certificate":
@@ -139,6 +147,18 @@ class VenuePolicy:
         if status == "green":
             return Decision(Outcome.ACCEPT, "pass-ok")
         return Decision(Outcome.REVIEW, "pass-yellow") if status == "yellow" else Decision(Outcome.DENY, "pass-red")
+
+    def _enrolled(self, subject_key: str | None, now: datetime) -> Decision:
+        if subject_key is None:
+            return Decision(Outcome.REVIEW, "no-identity")
+        verdict = self.access.check(subject_key, now, self.gate)
+        if verdict == "access-ok":
+            return Decision(Outcome.ACCEPT, verdict)
+        if verdict is not None:
+            return Decision(Outcome.DENY, verdict)
+        if self.strangers == "visitor":
+            return Decision(Outcome.REVIEW, "visitor")
+        return Decision(Outcome.REVIEW if self.strangers == "review" else Outcome.DENY, "not-enrolled")
 
 
 def log_only(denylist: Iterable[str] = ()) -> VenuePolicy:

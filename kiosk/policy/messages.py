@@ -42,6 +42,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pass-yellow": WAIT_FOR_GUARD,
     "pass-red": REFUSED,
     "declaration-required": ("Vui lòng khai báo y tế", "Please make a health declaration"),
+    "access-ok": ENTER,
+    "outside-hours": ("Ngoài giờ được phép vào", "Outside your permitted hours"),
+    "wrong-gate": ("Vui lòng dùng cổng khác", "Please use another gate"),
+    "access-expired": ("Quyền ra vào đã hết hạn", "Your access has expired"),
+    "not-enrolled": ("Chưa được đăng ký ra vào", "You are not registered here"),
+    "visitor": ("Khách vui lòng đăng ký với bảo vệ", "Visitors please register with the guard"),
     "guard-accepted": ENTER,
     "exit-button": ("Tạm biệt", "Goodbye"),
 }

@@ -84,6 +84,20 @@ class CentralClient:
             raise Retryable("the config answer is not a JSON object")
         return document, answer.headers.get("ETag", "")
 
+    def access_list(self, etag: str | None) -> tuple[dict[str, Any], str] | None:
+        """The venue's access list and its ETag, or None if unchanged since `etag`."""
+        headers = {"If-None-Match": etag} if etag else {}
+        answer = self._authorised("GET", "/api/v1/access-list", headers=headers)
+        if answer.status_code == 304:
+            return None
+        try:
+            document = answer.json()  # once: a venue's list may be megabytes
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise Retryable("the access-list answer is not a JSON object")
+        return document, answer.headers.get("ETag", "")
+
     def status_list(self, since: int) -> dict[str, Any]:
         """The status list's changes after version `since` (the whole list for 0)."""
         answer = self._authorised("GET", "/api/v1/status-list", params={"since": since})

@@ -14,26 +14,42 @@ from pathlib import Path
 from typing import Any, cast
 
 from kiosk.credentials.trust import TrustListError, TrustStore
+from kiosk.policy.access import AccessList, AccessListError
 from kiosk.policy.statuslist import StatusList, StatusListError
 from kiosk.sync.identity import write_atomic
 
 log = logging.getLogger(__name__)
 ETAG_FILE = "config.etag"
+ACCESS_ETAG_FILE = "access-list.etag"
+ACCESS_FILE = "access-list.json"
 POLICY_FILE = "policy.json"
 FILES = {"trust_list": "trust-list.json", "status_list": "status-list.json", "policy": POLICY_FILE}
 CONFIRM_EVERY = timedelta(hours=1)  # the ages that matter are in hours: no SD-card write on every poll
 
 
-def load_etag(state_dir: Path) -> str | None:
+def load_etag(state_dir: Path, name: str = ETAG_FILE) -> str | None:
     try:
-        return (state_dir / ETAG_FILE).read_text(encoding="ascii").strip() or None
+        return (state_dir / name).read_text(encoding="ascii").strip() or None
     except (OSError, UnicodeDecodeError):
         return None
 
 
-def save_etag(state_dir: Path, etag: str) -> None:
+def save_etag(state_dir: Path, etag: str, name: str = ETAG_FILE) -> None:
     if etag:
-        write_atomic(state_dir / ETAG_FILE, etag.encode("ascii", "replace"))
+        write_atomic(state_dir / name, etag.encode("ascii", "replace"))
+
+
+def apply_access(state_dir: Path, document: dict[str, Any], etag: str) -> AccessList | None:
+    """Write the venue's access list if it loads whole, and return it; None (logged, the last good copy kept, the
+    ETag not saved so that it is asked for again) if it does not."""
+    try:
+        access = AccessList.from_json(document)
+    except AccessListError as exc:
+        log.error("the server sent an unusable access list (%s); keeping the previous one", exc)
+        return None
+    write_atomic(state_dir / ACCESS_FILE, json.dumps(document, ensure_ascii=False).encode())
+    save_etag(state_dir, etag, ACCESS_ETAG_FILE)  # after the list: a crash between them only costs a pull
+    return access
 
 
 @dataclass(frozen=True)
