@@ -108,6 +108,14 @@ def test_an_unreadable_secret_gives_a_throwaway_key_and_says_why(tmp_path: Path)
     assert "not hex" in report["notes"][0]
 
 
+def test_an_unsigned_identity_code_is_said_to_prove_nothing_by_itself(tmp_path: Path):
+    config = str(kiosk_config(tmp_path))
+    for text in (CCCD_AN, PCCOVID_AN):
+        (warning,) = report_of(verify("--text", text, "--config", config, "--json"))["warnings"]
+        assert "carries no signature" in warning and "access mode" in warning
+    assert report_of(verify("--text", make_hc1(make_signer("ES256")), "--config", config, "--json"))["warnings"] == []
+
+
 def test_a_code_that_names_no_one_has_no_key_and_no_note(tmp_path: Path):
     report = report_of(verify("--text", "https://example.vn/menu", "--config", str(kiosk_config(tmp_path)), "--json"))
     assert "subject_key" not in report["subject"] and report["notes"] == []
@@ -120,7 +128,8 @@ def test_text_output_reads_as_sentences(tmp_path: Path):
     result = verify("--text", CCCD_AN, "--config", str(kiosk_config(tmp_path)), "--mode", "identity")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "CCCD code: valid (no signature to check)."
+    assert lines[0] == "CCCD code: valid (unsigned, so it can be forged)."
+    assert lines[3].startswith("Warning: this kind of code carries no signature: anyone can make one")
     assert "Holder: Nguyễn Văn An, born 1990-02-01, ID number ********2345." in lines
     key = SubjectKeyer(SECRET).key(Identity("VN-ID", CCCD_NUMBER))
     assert f"Subject key: {key} (made with this kiosk's secret)." in lines

@@ -46,6 +46,11 @@ _KEY_SOURCES = {
     "throwaway-secret": "made with a throwaway secret: it matches no gate's keys",
     "code": "carried by the code",
 }
+UNSIGNED = frozenset({Kind.CCCD, Kind.PC_COVID})
+UNSIGNED_WARNING = (
+    "this kind of code carries no signature: anyone can make one for any name and number, so it does not prove"
+    " who shows it; a gate that must know who passes admits enrolled people (access mode) or signed passes"
+)
 _OUTCOMES = {"ACCEPT": "accept it", "DENY": "refuse it", "REVIEW": "call the guard to check it"}
 
 
@@ -100,6 +105,7 @@ def verification_report(
         "details": dict(credential.details),
         "decision": gate_decision(credential, subject_key, mode, now),
         "notes": [keying.note] if derived and keying.note else [],
+        "warnings": [UNSIGNED_WARNING] if credential.kind in UNSIGNED and credential.decoded else [],
     }
 
 
@@ -149,6 +155,7 @@ def report_text(report: dict[str, Any]) -> str:
         lines.append(f"Issued by {subject['issuer']}.")
     if subject.get("subject_key"):
         lines.append(f"Subject key: {subject['subject_key']} ({_KEY_SOURCES[subject['subject_key_source']]}).")
+    lines += [f"Warning: {warning}." for warning in report["warnings"]]
     lines += [f"Note: {note}." for note in report["notes"]]
     gate = report["decision"]
     lines.append(f"A gate in {gate['mode']} mode would {_OUTCOMES[gate['outcome']]} ({gate['reason']}).")
@@ -159,7 +166,7 @@ def _verdict(report: dict[str, Any]) -> str:
     checks = report["checks"]
     if report["valid"]:
         said = [
-            "no signature to check" if checks["signature"] == "none" else "signature valid",
+            "unsigned, so it can be forged" if checks["signature"] == "none" else "signature valid",
             "within its validity period" if checks["expiry"] == "ok" else "",
         ]
         return f"valid ({', '.join(s for s in said if s)})"
