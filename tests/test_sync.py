@@ -142,6 +142,22 @@ def test_the_centres_venue_policy_overrides_the_file_unless_unusable(tmp_path: P
     assert with_central_policy(config).policy.mode == "log-only"
 
 
+def test_the_centres_relay_time_and_language_shape_the_outputs_and_the_rest_stays_policy(tmp_path: Path):
+    config = KioskConfig.model_validate({"state_dir": str(tmp_path)})
+    rules = {"mode": "access", "strangers": "visitor", "relay_hold_s": 5, "language": "en"}
+    apply_config(tmp_path, {"policy": rules})
+    effective = with_central_policy(config)
+    assert (effective.policy.mode, effective.policy.strangers) == ("access", "visitor")
+    assert (effective.feedback.language, effective.feedback.gpio.relay_hold_s) == ("en", 5)
+    apply_config(tmp_path, {"policy": {"mode": "access", "relay_hold_s": 60, "language": "fr"}})
+    effective = with_central_policy(config)  # an unusable relay time or language: the file's, the mode still set
+    assert (effective.policy.mode, effective.feedback.language, effective.feedback.gpio.relay_hold_s) == (
+        "access",
+        "vi",
+        3.0,
+    )
+
+
 @pytest.fixture
 def central(tmp_path: Path):
     with LocalCentral(tmp_path, SECRET) as server:
