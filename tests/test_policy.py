@@ -132,6 +132,9 @@ class History:
     def last_accepted(self, subject_key: str, venue: str) -> tuple[str, float] | None:
         return self.last
 
+    def entered(self, subject_key: str, venue: str) -> bool:
+        return self.last is not None and self.last[0] == "in"
+
 
 def test_anti_passback():
     minute_ago = (NOW - timedelta(minutes=1)).timestamp()

@@ -21,6 +21,7 @@ class Kind(StrEnum):
     SHC = "shc"  # SMART Health Card, shc:/
     VDS_NC = "vds-nc"  # ICAO visible digital seal for non-constrained environments
     PASS = "pass"  # noqa: S105 (not a password)  # this project's signed health-declaration pass
+    ACCESS_PASS = "access-pass"  # noqa: S105 (not a password)  # the centre's signed badge, visitor pass or ticket
     UNKNOWN = "unknown"
 
 

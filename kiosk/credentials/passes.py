@@ -98,13 +98,14 @@ def _claims(payload: object) -> PassClaims:
         raise ValueError("pass status is not green, yellow or red")
     if not isinstance(issuer, str) or not isinstance(ident, bytes):
         raise ValueError("pass issuer or declaration id missing")
-    return PassClaims(subject.hex(), _time(payload.get(2)), status, _time(payload.get(4)), ident, issuer)
+    return PassClaims(subject.hex(), epoch_time(payload.get(2)), status, epoch_time(payload.get(4)), ident, issuer)
 
 
-def _time(value: object) -> datetime:
+def epoch_time(value: object, what: str = "pass") -> datetime:
+    """A payload's time (integer seconds since the epoch) as an aware datetime; ValueError saying what is wrong."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError("pass time is not an integer")
+        raise ValueError(f"{what} time is not an integer")
     try:
         return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
-        raise ValueError("pass time out of range") from None
+        raise ValueError(f"{what} time out of range") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kiosk.credentials.accesspass import parse_access_pass
 from kiosk.credentials.base import Credential, CredentialError, Kind
 from kiosk.credentials.cccd import parse_cccd
 from kiosk.credentials.context import VerifyContext
@@ -30,6 +31,7 @@ PARSERS: tuple[Parser, ...] = (
     parse_hc1,
     parse_shc,
     parse_pass,
+    parse_access_pass,
     parse_vdsnc,
     _unsigned(parse_pccovid),
     _unsigned(parse_cccd),

@@ -20,6 +20,7 @@ KIND_NAMES = {
     "shc": "SMART Health Card",
     "vds-nc": "ICAO VDS-NC seal",
     "pass": "Health-declaration pass",
+    "access-pass": "Access pass",
     "unknown": "Unknown code",
 }
 _SIGNATURE = {
@@ -135,7 +136,7 @@ def gate_decision(credential: Credential, subject_key: str | None, mode: str | N
     """What a gate in `mode` would decide on this code alone (no status list, no passage history); by default
     the mode that checks this kind of code: a pass at a pass gate, a certificate at a certificate gate."""
     if mode is None:
-        checked = {Kind.PASS: "pass"} | dict.fromkeys(CERTIFICATES, "certificate")
+        checked = {Kind.PASS: "pass", Kind.ACCESS_PASS: "access"} | dict.fromkeys(CERTIFICATES, "certificate")
         mode = checked.get(credential.kind, "identity")
     decision = VenuePolicy(mode=mode).decide(credential, subject_key, now)
     return {"mode": mode, "outcome": decision.outcome.value, "reason": decision.reason}

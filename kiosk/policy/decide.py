@@ -25,7 +25,8 @@ from kiosk.policy.health import CertificateRules, judge_health
 from kiosk.policy.messages import message
 from kiosk.policy.statuslist import StatusList
 
-SIGNED = frozenset({Kind.EU_DCC, Kind.SHC, Kind.VDS_NC, Kind.PASS})
+SIGNED = frozenset({Kind.EU_DCC, Kind.SHC, Kind.VDS_NC, Kind.PASS, Kind.ACCESS_PASS})
+ADMITTED_BY_TYPE = {"badge": "badge-ok", "visitor": "visitor-pass-ok", "ticket": "ticket-ok"}
 CERTIFICATES = frozenset({Kind.EU_DCC, Kind.SHC, Kind.VDS_NC})
 
 
@@ -51,6 +52,10 @@ class Policy(Protocol):
 class PassageHistory(Protocol):
     def last_accepted(self, subject_key: str, venue: str) -> tuple[str, float] | None:
         """(direction, wall time) of the subject's last accepted passage at `venue`, or None."""
+        ...
+
+    def entered(self, subject_key: str, venue: str) -> bool:
+        """Whether the subject was ever let in (direction "in") at `venue`: a single-use pass's use."""
         ...
 
 
@@ -82,6 +87,7 @@ class VenuePolicy:
             self._readable(credential)
             or self._genuine(credential, now)
             or self._flagged(subject_key, now)
+            or self._pass_limits(credential, subject_key, now)
             or self._passback(subject_key, now)
             or self._by_mode(credential, subject_key, now)
         )
@@ -123,6 +129,21 @@ class VenuePolicy:
             return Decision(Outcome.REVIEW, "status-yellow")
         return None
 
+    def _pass_limits(self, credential: Credential, subject_key: str | None, now: datetime) -> Decision | None:
+        """An access pass admits at its venue only, not once revoked (its id on the status list), and a single-use
+        one only into the venue once: leaving on it is always allowed."""
+        if credential.kind is not Kind.ACCESS_PASS:
+            return None
+        details = credential.details
+        if details.get("venue") != self.venue:
+            return Decision(Outcome.DENY, "wrong-venue")
+        if self.status.status(str(details.get("pass_id")), now) is not None:
+            return Decision(Outcome.DENY, "pass-revoked")
+        used = details.get("single_use") and self.direction == "in" and subject_key is not None
+        if used and self.history is not None and self.history.entered(str(subject_key), self.venue):
+            return Decision(Outcome.DENY, "pass-used")
+        return None
+
     def _passback(self, subject_key: str | None, now: datetime) -> Decision | None:
         if not self.anti_passback_s or subject_key is None or self.history is None:
             return None
@@ -133,6 +154,8 @@ class VenuePolicy:
 
     def _by_mode(self, credential: Credential, subject_key: str | None, now: datetime) -> Decision:
         if self.mode == "access":
+            if credential.kind is Kind.ACCESS_PASS:
+                return Decision(Outcome.ACCEPT, ADMITTED_BY_TYPE[str(credential.details["type"])])
             return self._enrolled(subject_key, now)
         if self.mode == "identity":
             return Decision(Outcome.ACCEPT, "identity-ok") if subject_key else Decision(Outcome.REVIEW, "no-identity")

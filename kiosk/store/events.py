@@ -155,6 +155,16 @@ class EventStore:
             ).fetchone()
         return None if row is None else (row[0], row[1])
 
+    def entered(self, subject_key: str, venue: str) -> bool:
+        """Whether the subject was ever let in at `venue` (a single-use pass's use), as recorded here."""
+        with self._failing("cannot read the passages"):
+            row = self._db.execute(
+                "SELECT 1 FROM events WHERE subject_key = ? AND venue = ? AND decision = 'ACCEPT' AND direction = 'in'"
+                " LIMIT 1",
+                [subject_key, venue],
+            ).fetchone()
+        return row is not None
+
     def restore(self, rows: Iterable[dict[str, Any]], last_seq: dict[str, int]) -> int:
         """Take in events salvaged from a damaged database, with their ids, sequence numbers and upload state,
         and each boot's last sequence number; in one transaction. Returns how many were taken in."""
