@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import json
@@ -58,6 +59,7 @@ from central.errors import CentralError  # noqa: E402
 from central.subjects import SubjectError, text_in_image  # noqa: E402
 from kiosk.clock import FakeClock  # noqa: E402
 from kiosk.credentials import read_credential  # noqa: E402
+from kiosk.credentials.accesspass import AccessClaims, issue_access_pass  # noqa: E402
 from kiosk.credentials.base import CredentialError  # noqa: E402
 from kiosk.credentials.base45 import b45decode, b45encode  # noqa: E402
 from kiosk.credentials.context import VerifyContext  # noqa: E402
@@ -141,7 +143,9 @@ def seeds() -> Seeds:
     pass_trust = TrustStore.from_json({"pass_keys": [{"kid": b64(kid).decode(), "public_key": b64(raw).decode()}]})
     trust.pass_keys.update(pass_trust.pass_keys)
     claims = PassClaims("0123456789abcdef0123456789abcdef", NOW, "green", NOW + timedelta(hours=24), b"d-1", "VN-67")
-    passes = [issue_pass(claims, key, kid)]
+    badge = AccessClaims(claims.subject_key, NOW, NOW + timedelta(days=30), bytes(range(16)), "VN-67", "badge", "F-1")
+    ticket = dataclasses.replace(badge, type="ticket", subject_key=bytes(range(16)).hex(), single_use=True)
+    passes = [issue_pass(claims, key, kid), issue_access_pass(badge, key, kid), issue_access_pass(ticket, key, kid)]
     signer = make_signer("ES256")  # trusted, so that a hostile payload gets past the signature to the fields
     trust.add_dcc_certificate(signer.der, {"country": "VN"}, "fuzz-hostile")
     hostile = [make_hc1(signer, payload=payload) for payload in hostile_payloads().values()]
@@ -154,7 +158,7 @@ _SHC_ISS = "https://spec.smarthealth.cards/examples/issuer"
 
 # ---------------------------------------------------------------- mutation: text, then inside each layer
 
-_ODD = '\x00\t\n\r\x1b\x7f\x85\xa0\u2028\u202e\ufeff\ufffd\U0001f600|<*:/.{}[]",0-9eE%$HC1:HD1:shc:/'
+_ODD = '\x00\t\n\r\x1b\x7f\x85\xa0\u2028\u202e\ufeff\ufffd\U0001f600|<*:/.{}[]",0-9eE%$HC1:HD1:AC1:shc:/'
 
 
 def mutate_text(rng: random.Random, text: str, pool: list[str]) -> str:
@@ -248,7 +252,7 @@ def mutate_tree(rng: random.Random, tree: Any) -> Any:
 
 
 def mutate_layered(rng: random.Random, family: str, text: str) -> str | None:
-    """An edit below the text: inside the CBOR of HC1/HD1, the JWS of shc:/, the JSON of a seal."""
+    """An edit below the text: inside the CBOR of HC1/HD1/AC1, the JWS of shc:/, the JSON of a seal."""
     try:
         if family in ("hc1", "pass"):
             prefix, body = text[:4], b45decode(text[4:])
