@@ -179,6 +179,10 @@ def test_a_single_use_ticket_lets_in_once_and_out_always(store: EventStore) -> N
     passage(store, "ACCEPT", "ticket-ok", ticket_key)
     assert policy(store).decide(ticket, ticket_key, NOW).reason == "pass-used"
     assert policy(store, direction="out").decide(ticket, ticket_key, NOW).reason == "ticket-ok"
+    visitor = read(issue_access_pass(claims(type="visitor", single_use=True), KEY, KID))
+    assert visitor.subject_key == ticket_key and visitor.details["holder"] == HOLDER  # counted by the pass's id
+    flagged = StatusList({HOLDER: StatusEntry("yellow")})
+    assert policy(store, direction="out", status=flagged).decide(visitor, ticket_key, NOW).reason == "status-yellow"
     badge = read(issue_access_pass(claims(), KEY, KID))  # not single use: any number of times
     passage(store, "ACCEPT", "badge-ok", HOLDER)
     assert policy(store).decide(badge, HOLDER, NOW).reason == "badge-ok"

@@ -95,7 +95,9 @@ def parse_access_pass(text: str, ctx: VerifyContext) -> Credential | None:
     expiry = "not-yet-valid" if ctx.now < claims.valid_from else "expired" if ctx.now > claims.valid_until else "ok"
     return Credential(
         Kind.ACCESS_PASS,
-        subject_key=claims.subject_key,
+        # A single-use pass is recorded under its own id: its uses are then counted exactly, at the kiosk and at the
+        # centre, even for a holder who has several such passes; the centre knows whose pass it is.
+        subject_key=claims.pass_id.hex() if claims.single_use else claims.subject_key,
         signature=signature,
         expiry=expiry,
         issuer=claims.issuer,
@@ -105,6 +107,7 @@ def parse_access_pass(text: str, ctx: VerifyContext) -> Credential | None:
             "venue": claims.venue,
             "single_use": claims.single_use,
             "pass_id": claims.pass_id.hex(),
+            "holder": claims.subject_key,
             "valid_from": claims.valid_from.isoformat(),
             "valid_until": claims.valid_until.isoformat(),
         },

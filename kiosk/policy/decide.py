@@ -139,6 +139,9 @@ class VenuePolicy:
             return Decision(Outcome.DENY, "wrong-venue")
         if self.status.status(str(details.get("pass_id")), now) is not None:
             return Decision(Outcome.DENY, "pass-revoked")
+        holder = str(details.get("holder"))
+        if holder != subject_key and (flagged := self._flagged(holder, now)) is not None:
+            return flagged  # a single-use pass is recorded under its id: its holder's own entry still counts
         used = details.get("single_use") and self.direction == "in" and subject_key is not None
         if used and self.history is not None and self.history.entered(str(subject_key), self.venue):
             return Decision(Outcome.DENY, "pass-used")
