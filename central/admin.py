@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +49,23 @@ def venue_id(conn: Connection, code: str) -> int:
     if row is None:
         raise NotFound(f"no venue {code}; add it first: kiosk-central venue add {code} NAME --unit U --category C")
     return int(row[0])
+
+
+@dataclass(frozen=True)
+class Venue:
+    id: int
+    code: str
+    name: str
+    unit_id: int
+
+
+def find_venue(conn: Connection, code: str) -> Venue:
+    """The venue `code` (NotFound if there is none)."""
+    query = select(venues.c.id, venues.c.code, venues.c.name, venues.c.unit_id).where(venues.c.code == code)
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound(f"no venue {code}")
+    return Venue(row.id, row.code, row.name, row.unit_id)
 
 
 def venue_unit_id(conn: Connection, venue: int) -> int:

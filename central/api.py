@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from central import __version__
 from central.devices import TOKEN_TTL, Device, authenticate, challenge, enroll, issue_token, record_heartbeat
 from central.errors import CentralError, Unauthenticated
+from central.gzipped import json_answer
 from central.ingest import ingest
 from central.lists import config_document, status_list
 from central.models import (
@@ -36,6 +37,7 @@ from central.models import (
     UploadRequest,
 )
 from central.passkeys import PassKey
+from central.people import access_etag, access_list, list_etag
 from central.ratelimit import AddressLimit, BodyLimit, Kind, RateLimiter, TooManyRequests, bearer_token
 from central.rollup import mark_heard
 from central.timeutil import utcnow
@@ -190,7 +192,7 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
     ) -> Response:
         document, version = config_document(conn, device.id, device.venue_id, deps.clock())
         etag = f'"{version}"'
-        if if_none_match and etag in [v.strip() for v in if_none_match.split(",")]:
+        if _unchanged(if_none_match, etag):
             return Response(status_code=304, headers={"ETag": etag})
         return JSONResponse(document, headers={"ETag": etag})
 
@@ -207,6 +209,38 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
         record_heartbeat(conn, device.id, body.model_dump(), now)
         mark_heard(conn, device.venue_id, now)
         return Response(status_code=204)
+
+    _access_list_route(app, deps, sender)
+
+
+def _access_list_route(app: FastAPI, deps: _Deps, sender: Callable[..., Device]) -> None:
+    Tx = Annotated[Connection, Depends(deps.transaction, scope="function")]
+
+    @app.get(
+        "/api/v1/access-list",
+        responses={
+            200: {"description": "the venue's access list (docs/access-list.md), gzip when accepted"},
+            304: {"description": "unchanged since the ETag given"},
+        },
+    )
+    def venue_access_list(
+        request: Request,
+        conn: Tx,
+        device: Annotated[Device, Depends(sender)],
+        if_none_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """The access list of the device's venue; its ETag is checked against the list's version alone."""
+        etag = access_etag(conn, device.venue_id)
+        if _unchanged(if_none_match, etag):
+            return Response(status_code=304, headers={"ETag": etag})
+        document = access_list(conn, device.venue_id, deps.clock())
+        headers = {"ETag": list_etag(document["version"])}  # the version read, should a change have come between
+        return json_answer(document, headers, request.headers.get("accept-encoding"))
+
+
+def _unchanged(if_none_match: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names `etag` (among others, separated by commas)."""
+    return bool(if_none_match) and etag in [v.strip() for v in str(if_none_match).split(",")]
 
 
 STRANGER_PATHS = frozenset({"/api/v1/enroll", "/api/v1/auth/challenge", "/api/v1/auth/token"})

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select
 from central.schema import audit_log
 
 MAX_REASON = 500
+NO_REASON = "(no reason given)"  # what an entry says when none was given
 
 
 def record(
@@ -31,7 +32,7 @@ def record(
             actor=actor[:96],
             action=action,
             subject=subject,
-            reason=reason.strip()[:MAX_REASON] or "(no reason given)",
+            reason=reason.strip()[:MAX_REASON] or NO_REASON,
             detail=detail,
             address=address,
         )
@@ -48,4 +49,11 @@ def cli_actor() -> str:
 
 def entries(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
     rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(limit))
+    return [dict(row._mapping) for row in rows]
+
+
+def entries_about(conn: Connection, action: str, subject: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest entries of one kind about one subject (a venue's rule changes, on its page), newest first."""
+    query = select(audit_log).where(audit_log.c.action == action, audit_log.c.subject == subject)
+    rows = conn.execute(query.order_by(audit_log.c.id.desc()).limit(limit))
     return [dict(row._mapping) for row in rows]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
 )
 
@@ -228,4 +230,58 @@ venue_days = Table(
     Column("heard", Boolean, nullable=False, server_default=false()),  # a device of the venue spoke that day
     PrimaryKeyConstraint("venue_id", "day"),
     Index("venue_days_day", "day"),
+)
+
+# Access lists (migration 0005, docs/access-list.md): the groups and people of each venue in access mode. Every
+# key starts with the venue, so the tables can be distributed by venue; the list's version is one row per venue,
+# bumped in the transaction of every change, so that a kiosk's ETag is checked without reading the people.
+
+access_versions = Table(
+    "access_versions",
+    metadata,
+    Column("venue_id", Integer, ForeignKey("venues.id"), primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+    Column("changed_at", TZ, nullable=False),
+)
+
+access_groups = Table(
+    "access_groups",
+    metadata,
+    Column("venue_id", Integer, ForeignKey("venues.id"), nullable=False),
+    Column("id", Integer, nullable=False, autoincrement=False),  # numbered per venue: what the list's people name
+    Column("name", String(64), nullable=False),
+    Column("windows", JSON, nullable=False),  # [{"days": [1..7], "start": "HH:MM", "end": "HH:MM"}], local time
+    Column("valid_from", Date, nullable=True),  # local dates, inclusive
+    Column("valid_until", Date, nullable=True),
+    Column("gates", JSON, nullable=True),  # device ids; null: every gate of the venue
+    Column("updated_at", TZ, nullable=False),
+    PrimaryKeyConstraint("venue_id", "id"),
+    UniqueConstraint("venue_id", "name", name="access_groups_venue_name"),
+)
+
+access_people = Table(
+    "access_people",
+    metadata,
+    Column("venue_id", Integer, ForeignKey("venues.id"), nullable=False),
+    Column("subject_key", String(32), nullable=False),  # never the ID number itself
+    Column("name_sealed", LargeBinary, nullable=True),  # sealed to the health service's key, or not kept
+    Column("updated_at", TZ, nullable=False),
+    PrimaryKeyConstraint("venue_id", "subject_key"),
+)
+
+access_members = Table(
+    "access_members",
+    metadata,
+    Column("venue_id", Integer, nullable=False),
+    Column("subject_key", String(32), nullable=False),
+    Column("group_id", Integer, nullable=False),
+    PrimaryKeyConstraint("venue_id", "subject_key", "group_id"),
+    ForeignKeyConstraint(
+        ["venue_id", "subject_key"],
+        ["access_people.venue_id", "access_people.subject_key"],
+        name="access_members_person",
+    ),
+    ForeignKeyConstraint(
+        ["venue_id", "group_id"], ["access_groups.venue_id", "access_groups.id"], name="access_members_group"
+    ),
 )

@@ -281,3 +281,35 @@ def test_chart_text_is_about_the_size_of_the_pages(centre: CentralServer, browse
     finally:
         context.close()
     assert len(ratios) == 2 and all(0.6 <= r <= 1.05 for r in ratios), ratios
+
+
+@pytest.mark.parametrize("width", [320, 1280])
+def test_a_venues_gate_rules_page_fits_the_screen_and_saves_from_it(centre: CentralServer, browser: Any, width: int):
+    """The gate rules page (central/web/rules_pages.py) with its refusals, saved, with its history, and in English:
+    never wider than the screen, nothing loaded from elsewhere; what the venue admin chose is what is kept."""
+    from central.gaterules import rules_of
+
+    def refused(page: Any, url: str) -> None:
+        page.goto(url + "/venues/V4/rules")
+        page.get_by_label("Thời gian mở cổng (giây)").fill("20")
+        page.get_by_role("button", name="Lưu quy tắc").click()
+        page.wait_for_selector("#form-errors")
+        assert "Thời gian mở cổng: số giây từ 1 đến 10." in page.get_by_role("alert").inner_text()
+
+    def saved(page: Any, url: str) -> None:
+        page.goto(url + "/venues/V4/rules")
+        page.get_by_label("Chế độ kiểm tra").select_option("access")
+        page.get_by_label("Người chưa đăng ký").select_option("review")
+        page.get_by_label("Thời gian mở cổng (giây)").fill("2,5")
+        page.get_by_label("Lý do").fill("Nhà máy chỉ cho công nhân đã đăng ký vào cổng chính từ hôm nay")
+        page.get_by_role("button", name="Lưu quy tắc").click()
+        page.wait_for_selector("#history tbody li")
+
+    steps = {
+        "gate rules, refused": refused,
+        "gate rules, saved": saved,
+        "gate rules, English": lambda page, url: page.goto(url + "/venues/V4/rules?lang=en"),
+    }
+    assert visit(browser, width, steps, centre.url, sign_in_as="v4admin") == {}
+    with centre.engine.connect() as conn:
+        assert rules_of(conn, "V4") == {"mode": "access", "strangers": "review", "relay_hold_s": 2.5}

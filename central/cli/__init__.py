@@ -17,7 +17,9 @@ from central import __version__
 from central.cli.accounts import account
 from central.cli.common import engine_of, fail, transaction
 from central.cli.declare import contact_key, declaration_settings, pass_key
+from central.cli.people import people
 from central.cli.places import unit, venue
+from central.cli.rules import venue_rules
 from central.cli.trace import dwell, trace_command
 from central.db import resolve_url
 from central.errors import CentralError
@@ -310,5 +312,7 @@ def openapi(output: str | None) -> None:
 
 
 cli.add_command(account)  # central/cli/accounts.py
+cli.add_command(people)  # central/cli/people.py: kiosk-central people
 for command in (unit, venue, pass_key, contact_key, declaration_settings, trace_command, dwell):  # central/cli/*.py
     cli.add_command(command)
+venue.add_command(venue_rules)  # central/cli/rules.py: kiosk-central venue rules

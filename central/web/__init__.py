@@ -1,5 +1,5 @@
-"""The centre's web pages: staff sign-in, the deployment dashboard, contact tracing, the status list, health
-declarations, accounts and the audit log. Added to the API's FastAPI app by `add_web`."""
+"""The centre's web pages: staff sign-in, the deployment dashboard, contact tracing, the status list, venues' gate
+rules, health declarations, accounts and the audit log. Added to the API's FastAPI app by `add_web`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from central.web import (
     dashboard_pages,
     declare_pages,
     error_pages,
+    rules_pages,
     site_pages,
     status_pages,
     trace_pages,
@@ -52,5 +53,6 @@ def add_web(
     dashboard_pages.add_routes(app, web)
     status_pages.add_routes(app, web)
     trace_pages.add_routes(app, web)
+    rules_pages.add_routes(app, web)
     site_pages.add_routes(app, web)
     return web

@@ -49,6 +49,7 @@ AUDIT_ACTIONS = {  # what the audit log's action codes mean; an unknown one is s
     "status-clear": ("Gỡ khỏi danh sách tình trạng", "Removed from the status list"),
     "status-set": ("Đưa vào danh sách tình trạng", "Put on the status list"),
     "trace": ("Truy vết", "Trace"),
+    "venue-rules-set": ("Đổi quy tắc cổng", "Gate rules changed"),
 }
 SECURITY_HEADERS = {
     # No script runs on these pages; styles and images come from here only (inline SVG for charts and QR codes).

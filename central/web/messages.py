@@ -127,6 +127,40 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Không có tài khoản «{username}» nào đang hoạt động.",
         "There is no active account “{username}”.",
     ),
+    # A venue's gate rules (central/gaterules.py): each names its field and says what it takes
+    "rules.mode": ("Chế độ kiểm tra: chọn một chế độ trong danh sách.", "Gate mode: choose one from the list."),
+    "rules.strangers": (
+        "Người chưa đăng ký: chọn từ chối, gọi bảo vệ hoặc đưa đến quầy tiếp khách.",
+        "People not enrolled: choose refuse, call the guard, or send to the visitor desk.",
+    ),
+    "rules.anti_passback_s": (
+        "Chống quay lại: số giây từ 0 đến 86400 (0: tắt).",
+        "Anti-passback: a number of seconds from 0 to 86400 (0: off).",
+    ),
+    "rules.trust_list_max_h": (
+        "Tuổi tối đa của danh sách tin cậy: số giờ, từ 0 trở lên (0: không giới hạn).",
+        "Greatest age of the trust list: a number of hours, 0 or more (0: no limit).",
+    ),
+    "rules.vaccination_wait_days": (
+        "Số ngày chờ sau mũi tiêm cuối: từ 0 đến 365.",
+        "Days to wait after the last dose: a number from 0 to 365.",
+    ),
+    "rules.test_max_age_h": (
+        "Hiệu lực của xét nghiệm âm tính: số giờ lớn hơn 0, tối đa 720.",
+        "How long a negative test counts: a number of hours above 0, at most 720.",
+    ),
+    "rules.recovery_max_days": (
+        "Hiệu lực của giấy khỏi bệnh: số ngày lớn hơn 0, tối đa 3650.",
+        "How long a recovery counts: a number of days above 0, at most 3650.",
+    ),
+    "rules.relay_hold_s": (
+        "Thời gian mở cổng: số giây từ 1 đến 10.",
+        "Time the gate stays open: a number of seconds from 1 to 10.",
+    ),
+    "rules.language": (
+        "Ngôn ngữ của kiosk: chọn tiếng Việt hoặc tiếng Anh.",
+        "Language of the kiosks: choose Vietnamese or English.",
+    ),
     # The health declaration; the fields' own messages come from central/declarations/form.py
     "declare.unavailable": (
         "Trung tâm tạm thời chưa cấp được mã khai báo. Vui lòng thử lại sau hoặc liên hệ cơ quan y tế.",

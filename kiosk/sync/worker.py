@@ -21,6 +21,7 @@ from typing import Any
 from kiosk.clock import Clock
 from kiosk.config import PolicyConfig
 from kiosk.logs import Throttle
+from kiosk.policy.access import AccessList
 from kiosk.policy.snapshot import Snapshot
 from kiosk.policy.statuslist import StatusList
 from kiosk.published import Published
@@ -30,7 +31,9 @@ from kiosk.store.retention import Retention
 from kiosk.sync.backoff import Backoff
 from kiosk.sync.client import CentralClient, Refused, Retryable, Revoked
 from kiosk.sync.configsync import (
+    ACCESS_ETAG_FILE,
     Pulled,
+    apply_access,
     apply_config,
     confirm_lists,
     load_etag,
@@ -189,7 +192,7 @@ class SyncWorker:
     def pull_config(self) -> bool:
         """Fetch the config if it changed, and the status list's changes; False if the server could not say.
         What changed is written to disk (the last good copy) and published to the loop as a new snapshot."""
-        pulled, status = Pulled(), None
+        pulled, status, access = Pulled(), None, None
         try:
             answer = self.client.config(load_etag(self.state_dir))
             at = self.client.server_time
@@ -201,6 +204,7 @@ class SyncWorker:
                     since = status_version(self.state_dir)
                     status = merge_status(self.state_dir, self.client.status_list(since if wanted > since else 0))
                 save_etag(self.state_dir, etag)  # only now: a failed status fetch is tried again at the next pull
+            access = self._pull_access()
         except (Retryable, Refused, Revoked) as exc:
             return self._unanswered(exc)
         except OSError as exc:  # a full disk: the last good lists stay; the heartbeat and uploads still go
@@ -211,13 +215,26 @@ class SyncWorker:
         except OSError as exc:
             self._throttle.error("config-write", "list ages not confirmed on disk: %s", exc)
             confirmed = []
-        if pulled or status is not None:
+        if pulled or status is not None or access is not None:
             self._note(config_updates=self.stats.config_updates + 1)
-        if pulled or status is not None or confirmed:
-            self._publish(pulled, status or pulled.status, confirmed, at)
+        if pulled or status is not None or access is not None or confirmed:
+            self._publish(pulled, status or pulled.status, confirmed, at, access)
         return True
 
-    def _publish(self, pulled: Pulled, status: StatusList | None, confirmed: list[str], at: datetime | None) -> None:
+    def _pull_access(self) -> AccessList | None:
+        """The venue's access list if it changed since the copy held (asked on every pull: a 304 costs the centre
+        one small read, and a venue switched to access mode has its list in the same round)."""
+        answer = self.client.access_list(load_etag(self.state_dir, ACCESS_ETAG_FILE))
+        return None if answer is None else apply_access(self.state_dir, *answer)
+
+    def _publish(
+        self,
+        pulled: Pulled,
+        status: StatusList | None,
+        confirmed: list[str],
+        at: datetime | None,
+        access: AccessList | None = None,
+    ) -> None:
         """A new snapshot for the loop: the lists that came, over those in force; a confirmed list's age reset."""
         if self.lists is None:
             return
@@ -230,8 +247,14 @@ class SyncWorker:
         settings = current.settings
         if pulled.policy is not None and self.policy_base is not None:
             settings = policy_with(self.policy_base, pulled.policy)
-        self.lists.publish(current.with_lists(trust=trust, status=status, settings=settings))
-        log.info("lists published: policy %s, %d status entries", settings.mode, len(status.entries))
+        snapshot = current.with_lists(trust=trust, status=status, settings=settings, access=access)
+        self.lists.publish(snapshot)
+        log.info(
+            "lists published: policy %s, %d status entries, %d people enrolled",
+            settings.mode,
+            len(status.entries),
+            len(snapshot.access),
+        )
 
     def send_heartbeat(self, store: EventStore) -> bool:
         try:
