@@ -285,3 +285,24 @@ access_members = Table(
         ["venue_id", "group_id"], ["access_groups.venue_id", "access_groups.id"], name="access_members_group"
     ),
 )
+
+# Access passes the centre issued (migration 0006, docs/pass-format.md): kept to revoke them and to find a
+# single-use pass let in twice. `recorded_as` is the subject key the gates record for the pass: its id for a
+# single-use or unnamed pass, else its holder's key.
+access_passes = Table(
+    "access_passes",
+    metadata,
+    Column("venue_id", Integer, ForeignKey("venues.id"), nullable=False),
+    Column("pass_id", String(32), nullable=False),
+    Column("type", String(8), nullable=False),
+    Column("holder", String(32), nullable=True),
+    Column("recorded_as", String(32), nullable=False),
+    Column("single_use", Boolean, nullable=False),
+    Column("valid_from", TZ, nullable=False),
+    Column("valid_until", TZ, nullable=False),
+    Column("issued_at", TZ, nullable=False),
+    Column("revoked_at", TZ, nullable=True),
+    PrimaryKeyConstraint("venue_id", "pass_id"),
+    Index("access_passes_id", "pass_id"),
+    Index("access_passes_recorded", "venue_id", "recorded_as"),
+)

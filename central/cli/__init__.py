@@ -17,6 +17,7 @@ from central import __version__
 from central.cli.accounts import account
 from central.cli.common import engine_of, fail, transaction
 from central.cli.declare import contact_key, declaration_settings, pass_key
+from central.cli.passes import access_pass
 from central.cli.people import people
 from central.cli.places import unit, venue
 from central.cli.rules import venue_rules
@@ -313,6 +314,7 @@ def openapi(output: str | None) -> None:
 
 cli.add_command(account)  # central/cli/accounts.py
 cli.add_command(people)  # central/cli/people.py: kiosk-central people
+cli.add_command(access_pass)  # central/cli/passes.py: kiosk-central access-pass
 for command in (unit, venue, pass_key, contact_key, declaration_settings, trace_command, dwell):  # central/cli/*.py
     cli.add_command(command)
 venue.add_command(venue_rules)  # central/cli/rules.py: kiosk-central venue rules
