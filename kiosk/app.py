@@ -164,7 +164,7 @@ def assemble(
         after_commit=doorbell.set if syncing else _nothing,
         on_tick=on_tick,
     )
-    page = StatusPage(config.status_page, readings, tap=tap) if tap is not None else None
+    page = StatusPage(config.status_page, readings, tap=tap, commands=commands) if tap is not None else None
     sync = None
     if enrolment is not None and syncing:
         sync = build_sync(

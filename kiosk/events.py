@@ -30,3 +30,23 @@ class Event:
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A visitor let in by the guard (access mode, a stranger sent to the visitor desk): whom they visit and why.
+
+    Recorded in the same transaction as its "visit-opened" event; the centre closes it when the same subject key
+    leaves the venue. `id_tail` is the last four digits of the ID number shown, for the host to tell their visitor
+    apart in a roll call; the rest of the number is never kept."""
+
+    visit_id: str  # UUIDv7, made on the device
+    event_id: str  # the visit-opened event
+    subject_key: str
+    host: str
+    purpose: str
+    id_tail: str | None
+    opened_at: float  # wall time, as the event's
+
+    def as_row(self) -> dict[str, Any]:
+        return asdict(self)

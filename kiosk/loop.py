@@ -27,7 +27,7 @@ from kiosk.decode.chain import ChainResult
 from kiosk.decode.debounce import Debouncer, payload_digest
 from kiosk.decode.reader import FrameReader
 from kiosk.errors import KioskError, SourceError, StoreError
-from kiosk.events import Event
+from kiosk.events import Event, Visit
 from kiosk.hardware.feedback import Feedback
 from kiosk.ids import uuid7
 from kiosk.logs import Throttle
@@ -58,7 +58,7 @@ class FrameFeed(Protocol):
 
 
 class EventSink(Protocol):
-    def record(self, event: Event) -> Event: ...
+    def record(self, event: Event, visit: Visit | None = None) -> Event: ...
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class ScanLoop:
         self.on_tick = on_tick  # after every frame processed: feeds systemd's watchdog
         self.commands: queue.SimpleQueue[Command] = commands or queue.SimpleQueue()  # buttons, from gpiozero
         self.review_timeout_s = review_timeout_s
-        self._review: tuple[Event, float] | None = None  # the last REVIEW, for the guard's button
+        self._review: _Review | None = None  # the last REVIEW, for the guard's button and page
 
     def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
         """Process frames until `stop` is set, or (with `until_end`) the replay is exhausted.
@@ -194,13 +194,15 @@ class ScanLoop:
         if stored is not _NOT_RECORDED:
             self.metrics.decision(stored.decision, (self.clock.monotonic() - frame.captured) * 1000)
             if stored.decision == "REVIEW":
-                self._review = (stored, self.clock.monotonic())
+                self._review = _Review(stored, self.clock.monotonic(), _tail(credential))
+                visitor = stored.reason == "visitor"  # the guard's page shows who waits (one reference swapped)
+                self.metrics.visitor = (self._review.at, self._review.id_tail) if visitor else None
         return stored
 
-    def _commit(self, event: Event) -> Event | Literal[_Failed.NOT_RECORDED]:
-        """Record `event`, then (only then) signal it: an opened gate always has a record."""
+    def _commit(self, event: Event, visit: Visit | None = None) -> Event | Literal[_Failed.NOT_RECORDED]:
+        """Record `event` (and the visit it opens), then (only then) signal it: an opened gate always has a record."""
         try:
-            stored = self.store.record(event)
+            stored = self.store.record(event) if visit is None else self.store.record(event, visit)
         except StoreError as exc:
             self.metrics.store_failed(str(exc))  # the heartbeat and the status page say so
             self._throttle.error("store", "decision not recorded, gate kept shut: %s", exc)
@@ -223,22 +225,39 @@ class ScanLoop:
                 command = self.commands.get_nowait()
             except queue.Empty:
                 return events
-            event = self._command(command)
-            if event is not None:
-                stored = self._commit(event)
+            made = self._command(command)
+            if made is not None:
+                stored = self._commit(*made)
                 if stored is not _NOT_RECORDED:
                     events.append(stored)
 
-    def _command(self, command: Command) -> Event | None:
+    def _command(self, command: Command) -> tuple[Event, Visit | None] | None:
         if command.name == "exit":  # someone leaving pressed the exit button: an opening, so a record
             event = self._event("button", None, "ACCEPT", "exit-button", "button")
-            return replace(event, direction="out")
+            return replace(event, direction="out"), None
         review, self._review = self._review, None
-        if review is None or command.at - review[1] > self.review_timeout_s:
-            log.info("guard button pressed with no decision waiting for the guard")
+        self.metrics.visitor = None
+        if review is None or command.at - review.at > self.review_timeout_s:
+            log.info("guard acted with no decision waiting for the guard")
             return None
-        held = review[0]  # the guard saw the person and accepts: a new event, the REVIEW stays recorded too
-        return self._event(held.kind, held.subject_key, "ACCEPT", "guard-accepted", "button")
+        held = review.event  # the guard saw the person and accepts: a new event, the REVIEW stays recorded too
+        if command.name != "visit":
+            return self._event(held.kind, held.subject_key, "ACCEPT", "guard-accepted", "button"), None
+        if held.reason != "visitor" or held.subject_key is None:
+            self._review = review  # still waiting: the guard may let them in another way
+            log.info("a visit was registered for a person who was not sent to the visitor desk")
+            return None
+        event = self._event(held.kind, held.subject_key, "ACCEPT", "visit-opened", "guard")
+        visit = Visit(
+            str(uuid7(int(event.wall_time * 1000))),
+            event.event_id,
+            held.subject_key,
+            command.host,
+            command.purpose,
+            review.id_tail,
+            event.wall_time,
+        )
+        return event, visit
 
     def _read(self, code: Code, verifier: Verifier, now: datetime) -> Credential:
         if code.binary:
@@ -270,6 +289,21 @@ class ScanLoop:
             decoder=decoder,
             latency_ms=0.0,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Review:
+    """A decision waiting for the guard: the REVIEW event, when (monotonic), and the last four digits of the ID
+    number shown, kept in memory only until the guard acts, for a visit's roll call."""
+
+    event: Event
+    at: float
+    id_tail: str | None
+
+
+def _tail(credential: Credential) -> str | None:
+    number = credential.identity.number if credential.identity is not None else ""
+    return number[-4:] if len(number) >= 8 and number[-4:].isdigit() else None
 
 
 def _fatal(exc: Exception) -> bool:

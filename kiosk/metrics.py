@@ -28,6 +28,7 @@ class LoopMetrics:
     store_errors: int = 0
     handler_errors: int = 0
     store_fault: str | None = None  # why the last commit failed, until one succeeds: not recording now
+    visitor: tuple[float, str | None] | None = None  # a visitor waiting for the guard: since (monotonic), ID tail
     decode_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_SAMPLES))
     decision_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_SAMPLES))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

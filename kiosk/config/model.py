@@ -103,6 +103,14 @@ class PolicyConfig(Section):
     strangers: Literal["deny", "review", "visitor"] = Field(
         "deny", description="Access mode: refuse a person not enrolled, call the guard, or start a visit."
     )
+    visit_hosts: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(
+        [], max_length=50, description="Visitor desk: whom a visitor may visit (people or departments)."
+    )
+    visit_purposes: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(
+        ["Họp / Meeting", "Giao hàng / Delivery", "Sửa chữa / Repair", "Phỏng vấn / Interview", "Khác / Other"],
+        max_length=50,
+        description="Visitor desk: the purposes the guard picks from.",
+    )
     access_list: Path | None = Field(
         None, strict=False, description="Enrolled people and groups (default <state_dir>/access-list.json)."
     )

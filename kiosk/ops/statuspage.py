@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import socket
 import socketserver
 import threading
@@ -20,14 +21,18 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from kiosk.commands import Command
 from kiosk.config import StatusPageConfig
 from kiosk.errors import KioskError
 from kiosk.ops.frametap import FrameTap
+from kiosk.ops.guardpage import MAX_FORM, Waiting, visit_command
+from kiosk.ops.guardpage import render as render_guard
+from kiosk.ops.guardpage import text as guard_text
 from kiosk.ops.pageauth import token_matches
 from kiosk.ops.promexport import metrics_registry
 from kiosk.ops.statushtml import render_page
@@ -58,6 +63,7 @@ class StatusPage:
         timeout_s: float = 5.0,
         zone: tzinfo | None = None,
         tap: FrameTap | None = None,
+        commands: queue.SimpleQueue[Command] | None = None,
     ) -> None:
         self.config = config
         self.kiosk = kiosk
@@ -67,6 +73,7 @@ class StatusPage:
         self.clients = clients  # requests served at once; more are refused rather than queued in threads
         self.timeout_s = timeout_s  # a client silent this long is dropped
         self.tap = tap or FrameTap()  # the loop's frame observer (the assembly hands it to both)
+        self.commands = commands  # the loop's command queue: the guard's visitor desk (/guard); None: no desk
         self.registry = metrics_registry(kiosk, lambda: self.tap.fps(kiosk.clock.monotonic()))
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -112,6 +119,19 @@ class StatusPage:
     def authorised(self, header: str, query_token: str) -> bool:
         """No token configured (loopback only), or the right one in the header or the query."""
         return token_matches(self.config.token, header, query_token)
+
+    def waiting(self) -> Waiting | None:
+        """The visitor the loop holds for the guard, if still within the time the guard has to act."""
+        held = self.kiosk.metrics.visitor
+        if held is None:
+            return None
+        seconds = self.kiosk.clock.monotonic() - held[0]
+        return Waiting(seconds, held[1]) if seconds <= self.kiosk.config.feedback.gpio.review_timeout_s else None
+
+    def desk(self) -> tuple[list[str], list[str]]:
+        """The hosts and purposes the guard picks from (the venue's rules in force)."""
+        settings = self.kiosk.lists.current.settings
+        return list(settings.visit_hosts), list(settings.visit_purposes)
 
 
 class _Server(ThreadingHTTPServer):
@@ -167,6 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
         asked = Asked(
             {"token": query_token} if query_token and page.config.token else {},
             query.get("lang", [page.language])[0],
+            query.get("done", [""])[0] == "1",
         )
         route = _ROUTES.get(url.path)
         if route is None:
@@ -179,10 +200,46 @@ class _Handler(BaseHTTPRequestHandler):
             status, body, content_type = 500, b"internal error; see the kiosk's log\n", "text/plain"
         self._send(status, body, content_type)
 
+    def do_POST(self) -> None:
+        """Only the visitor desk's form: the token in the form (or header, or query), a short body, a redirect."""
+        page = cast(_Server, self.server).page
+        url = urlsplit(self.path)
+        query = parse_qs(url.query, max_num_fields=10)
+        if url.path != "/guard/visit":
+            self._not_allowed()
+            return
+        if page.commands is None:
+            self._send(404, b"no visitor desk on this kiosk\n", "text/plain")
+            return
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_FORM:
+            self._send(413, b"the form is too large or has no length\n", "text/plain")
+            return
+        body = self.rfile.read(length)
+        form_token = parse_qs(body.decode("utf-8", "replace"), max_num_fields=5).get("token", [""])[0]
+        query_token = query.get("token", [""])[0]
+        if not page.authorised(self.headers.get("Authorization", ""), form_token or query_token):
+            self._send(401, b"a token is needed\n", "text/plain")
+            return
+        lang = query.get("lang", [page.language])[0]
+        hosts, purposes = page.desk()
+        made = visit_command(body, hosts, purposes, page.waiting(), page.kiosk.clock.monotonic())
+        if isinstance(made, str):
+            said = guard_text("refused", lang, why=guard_text(made, lang))
+            html_page = render_guard(page.waiting(), hosts, purposes, page.config.token and form_token, lang, said)
+            self._send(422, html_page.encode(), "text/html")
+            return
+        page.commands.put(made)
+        carried = {"lang": lang, "done": "1", **({"token": form_token} if page.config.token else {})}
+        self._send(303, b"", "text/plain", {"Location": "/guard?" + urlencode(carried)})
+
     def _not_allowed(self) -> None:
         self._send(405, b"only GET\n", "text/plain", {"Allow": "GET"})
 
-    do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
+    do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
 
     def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -210,6 +267,7 @@ class Asked:
 
     carried: dict[str, str]
     lang: str
+    done: bool = False  # /guard after a visit was registered
 
 
 Route = Callable[[StatusPage, Asked], tuple[int, bytes, str]]
@@ -235,7 +293,22 @@ def _snapshot(page: StatusPage, asked: Asked) -> tuple[int, bytes, str]:
     return 200, render_snapshot(seen, page.kiosk.config.decode.roi), "image/png"
 
 
-_ROUTES: dict[str, Route] = {"/": _page, "/status.json": _json, "/metrics": _metrics, "/snapshot.png": _snapshot}
+def _guard(page: StatusPage, asked: Asked) -> tuple[int, bytes, str]:
+    if page.commands is None:
+        return 404, b"no visitor desk on this kiosk\n", "text/plain"
+    hosts, purposes = page.desk()
+    said = guard_text("done", asked.lang) if asked.done else None
+    token = asked.carried.get("token", "")
+    return 200, render_guard(page.waiting(), hosts, purposes, token, asked.lang, said).encode(), "text/html"
+
+
+_ROUTES: dict[str, Route] = {
+    "/": _page,
+    "/status.json": _json,
+    "/metrics": _metrics,
+    "/snapshot.png": _snapshot,
+    "/guard": _guard,
+}
 _HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",

@@ -175,6 +175,8 @@ class VenuePolicy:
         return Decision(Outcome.REVIEW, "pass-yellow") if status == "yellow" else Decision(Outcome.DENY, "pass-red")
 
     def _enrolled(self, subject_key: str | None, now: datetime) -> Decision:
+        if self.direction == "out":
+            return Decision(Outcome.ACCEPT, "exit-ok")  # nobody is kept in: leaving needs no window or enrolment
         if subject_key is None:
             return Decision(Outcome.REVIEW, "no-identity")
         verdict = self.access.check(subject_key, now, self.gate)

@@ -43,6 +43,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "pass-red": REFUSED,
     "declaration-required": ("Vui lòng khai báo y tế", "Please make a health declaration"),
     "access-ok": ENTER,
+    "exit-ok": ("Tạm biệt", "Goodbye"),
+    "visit-opened": ("Mời khách vào", "Welcome, please enter"),
     "badge-ok": ENTER,
     "visitor-pass-ok": ("Mời khách vào", "Welcome, please enter"),
     "ticket-ok": ENTER,

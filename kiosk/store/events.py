@@ -18,11 +18,15 @@ from sqlite_utils import Database
 
 from kiosk.clock import Clock
 from kiosk.errors import StoreError
-from kiosk.events import Event
+from kiosk.events import Event, Visit
 from kiosk.store.schema import migrations
 
 _COLUMNS = [f.name for f in dataclasses.fields(Event)]
 # The column names come from the Event dataclass, never from input.
+_VISIT_COLUMNS = [f.name for f in dataclasses.fields(Visit)]
+_INSERT_VISIT = (
+    f"INSERT INTO visits ({', '.join(_VISIT_COLUMNS)}) VALUES ({', '.join(':' + c for c in _VISIT_COLUMNS)})"  # noqa: S608
+)
 _INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)})"  # noqa: S608
 _DAMAGE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")  # and their extended forms (SQLITE_CORRUPT_INDEX, ...)
 _KEPT = ("sent_at", "quarantined_at", "quarantine_reason")  # kept apart from the Event: the upload state
@@ -56,13 +60,16 @@ class EventStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the event database: {exc}", damaged=is_damage(exc)) from exc
 
-    def record(self, event: Event) -> Event:
-        """Commit `event` durably, giving it the next sequence number of its boot; returns it as stored."""
+    def record(self, event: Event, visit: Visit | None = None) -> Event:
+        """Commit `event` durably (with the visit it opens, if any), giving it the next sequence number of its
+        boot; returns it as stored."""
         try:
             with self._db.atomic():
                 (seq,) = self._db.execute(_NEXT_SEQ, [event.boot_id]).fetchone()
                 stored = dataclasses.replace(event, seq=seq)
                 self._db.execute(_INSERT, stored.as_row())
+                if visit is not None:
+                    self._db.execute(_INSERT_VISIT, visit.as_row())
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: event not recorded: {_explain(exc)}", damaged=is_damage(exc)) from exc
         return stored
@@ -103,6 +110,26 @@ class EventStore:
         ):
             cursor = self._db.conn.executemany(
                 "UPDATE events SET sent_at = ? WHERE event_id = ? AND sent_at IS NULL", [(at, i) for i in ids]
+            )
+        return cursor.rowcount
+
+    def unsent_visits(self, limit: int = 500) -> list[Visit]:
+        """Visits not yet acknowledged by the centre, oldest first."""
+        with self._failing("cannot read the visits to upload"):
+            rows = self._db.query(
+                f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits WHERE sent_at IS NULL"  # noqa: S608
+                " ORDER BY opened_at LIMIT ?",  # the columns are the Visit fields, fixed above
+                [limit],
+            )
+            return [Visit(**row) for row in rows]
+
+    def mark_visits_sent(self, visit_ids: Iterable[str], at: float) -> int:
+        with (
+            self._failing("acknowledged visits not marked sent (they go again; the centre holds them once)"),
+            self._db.atomic(),
+        ):
+            cursor = self._db.conn.executemany(
+                "UPDATE visits SET sent_at = ? WHERE visit_id = ? AND sent_at IS NULL", [(at, i) for i in visit_ids]
             )
         return cursor.rowcount
 

@@ -86,6 +86,8 @@ class Retention:
     def _purge(self, conn: sqlite3.Connection, cutoff: float) -> int:
         conn.execute("PRAGMA secure_delete = ON")  # freed cells and pages are zeroed, not left readable
         conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
+        with conn:  # sent visits go by the same age (their host, purpose and ID tail are personal data too)
+            conn.execute("DELETE FROM visits WHERE sent_at IS NOT NULL AND opened_at < ?", [cutoff])
         (last,) = conn.execute(_LAST_PAST, {"cutoff": cutoff}).fetchone()
         if last is None:
             return 0

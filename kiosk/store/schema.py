@@ -55,3 +55,24 @@ def m003_quarantine(db: Database) -> None:
     db.execute("ALTER TABLE events ADD COLUMN quarantine_reason TEXT")
     db.execute("DROP INDEX events_unsent")
     db.execute("CREATE INDEX events_unsent ON events (boot_id, seq) WHERE sent_at IS NULL AND quarantined_at IS NULL")
+
+
+@migrations()
+def m004_visits(db: Database) -> None:
+    # A visitor the guard let in (access mode): host and purpose, written with the visit-opened event in one
+    # transaction, and uploaded after the events (the centre holds each visit once, by its id).
+    db.execute(
+        """
+        CREATE TABLE visits (
+            visit_id    TEXT PRIMARY KEY,
+            event_id    TEXT NOT NULL,
+            subject_key TEXT NOT NULL,
+            host        TEXT NOT NULL,
+            purpose     TEXT NOT NULL,
+            id_tail     TEXT,
+            opened_at   REAL NOT NULL,
+            sent_at     REAL
+        )
+        """
+    )
+    db.execute("CREATE INDEX visits_unsent ON visits (opened_at) WHERE sent_at IS NULL")

@@ -73,6 +73,14 @@ class CentralClient:
             raise Retryable("the server's answer is not a list of held ids")  # a broken proxy: try again
         return held
 
+    def visits(self, visits: list[dict[str, Any]]) -> list[str]:
+        """The ids of `visits` the centre now holds."""
+        answer = self._authorised("POST", "/api/v1/visits", json={"visits": visits})
+        held = answer.json().get("held") if _is_json(answer) else None
+        if not isinstance(held, list) or not all(isinstance(i, str) for i in held):
+            raise Retryable("the server's answer is not a list of held visit ids")
+        return held
+
     def config(self, etag: str | None) -> tuple[dict[str, Any], str] | None:
         """The config document and its ETag, or None if unchanged since `etag`."""
         headers = {"If-None-Match": etag} if etag else {}

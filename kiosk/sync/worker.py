@@ -173,7 +173,7 @@ class SyncWorker:
             return "revoked"
         events = store.unsent(self.batch)
         if not events:
-            return "idle"
+            return self._upload_visits(store)  # after their events: the centre then knows each visit's passage
         try:
             held = self.client.upload([e.as_row() for e in events], self._device_time())
         except Retryable as exc:
@@ -188,6 +188,20 @@ class SyncWorker:
         if not set(held) & {e.event_id for e in events}:
             return self._failed(Retryable("the server held none of the batch"), None)
         return "sent"
+
+    def _upload_visits(self, store: EventStore) -> str:
+        visits = store.unsent_visits(self.batch)
+        if not visits:
+            return "idle"
+        try:
+            held = self.client.visits([v.as_row() for v in visits])
+        except (Retryable, Refused) as exc:  # kept, and sent again: a visit refused now may be taken by a fixed centre
+            return self._failed(Retryable(str(exc)), getattr(exc, "retry_after", None))
+        except Revoked as exc:
+            return self._revoked(exc)
+        store.mark_visits_sent(held, self.clock.wall())
+        self._succeeded()
+        return "sent" if set(held) & {v.visit_id for v in visits} else self._failed(Retryable("no visit held"), None)
 
     def pull_config(self) -> bool:
         """Fetch the config if it changed, and the status list's changes; False if the server could not say.
