@@ -30,22 +30,30 @@ from central.lists import config_document, status_list
 from central.models import (
     MAX_BATCH,
     ChallengeRequest,
+    ClaimAnswer,
+    ClaimRequest,
     EnrollRequest,
     Heartbeat,
     TokenRequest,
     UploadAnswer,
     UploadRequest,
+    VenuePassages,
+    VisitsAnswer,
+    VisitsUpload,
 )
 from central.passkeys import PassKey
 from central.people import access_etag, access_list, list_etag
 from central.ratelimit import AddressLimit, BodyLimit, Kind, RateLimiter, TooManyRequests, bearer_token
 from central.rollup import mark_heard
 from central.timeutil import utcnow
+from central.venuestate import claim, venue_passages
+from central.visitingest import hold_visits
 from central.web import add_web
 
 MAX_VERSION = 2**63 - 1  # a database integer: a larger `since` was a server error (found by schemathesis)
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a batch of 500 events is about 200 KiB of JSON
 MAX_OTHER_BYTES = 64 * 1024  # enrolment, authentication, heartbeat: a few hundred bytes each
+MAX_VISITS_BYTES = 1024 * 1024  # 500 visits whose host and purpose are 80 escaped Vietnamese letters: about 600 KiB
 
 
 class PayloadTooLarge(CentralError):
@@ -211,6 +219,39 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
         return Response(status_code=204)
 
     _access_list_route(app, deps, sender)
+    _visits_route(app, deps, sender)
+    _venue_routes(app, deps, sender)
+
+
+def _venue_routes(app: FastAPI, deps: _Deps, sender: Callable[..., Device]) -> None:
+    """The venue's gates about each other (docs/venue-state.md)."""
+    Tx = Annotated[Connection, Depends(deps.transaction, scope="function")]
+
+    @app.get("/api/v1/venue-passages")
+    def passages(
+        conn: Tx,
+        device: Annotated[Device, Depends(sender)],
+        after: Annotated[str, Query(max_length=128, pattern=r"^[0-9A-Za-z:.+|-]*$")] = "",
+    ) -> VenuePassages:
+        """The ACCEPT passages of the venue's other gates received after the cursor (the last day's for none)."""
+        found, cursor = venue_passages(conn, device.venue_id, device.id, after, deps.clock())
+        return VenuePassages(passages=found, cursor=cursor)
+
+    @app.post("/api/v1/claims")
+    def claims(body: ClaimRequest, conn: Tx, device: Annotated[Device, Depends(sender)]) -> ClaimAnswer:
+        """Claim the first entry on a single-use pass at the device's venue: first, or which gate has it."""
+        first, holder, at = claim(conn, device.venue_id, device.id, body.subject_key, deps.clock())
+        return ClaimAnswer(first=first, device_id=holder, at=at.isoformat() if at else None)
+
+
+def _visits_route(app: FastAPI, deps: _Deps, sender: Callable[..., Device]) -> None:
+    Tx = Annotated[Connection, Depends(deps.transaction, scope="function")]
+
+    @app.post("/api/v1/visits", responses={422: {"description": "malformed visits, or more than 500"}})
+    def visits(body: VisitsUpload, conn: Tx, device: Annotated[Device, Depends(sender)]) -> VisitsAnswer:
+        """Visits opened at the device's gates (docs/access-list.md), held at its venue once each: a visit sent
+        again is answered as held and not stored twice (the first copy is kept)."""
+        return VisitsAnswer(held=hold_visits(conn, device, list(body.visits), deps.clock()))
 
 
 def _access_list_route(app: FastAPI, deps: _Deps, sender: Callable[..., Device]) -> None:
@@ -259,6 +300,8 @@ def _body_limit(path: str) -> int | None:
     incompressible bytes, a little larger than what it inflates to."""
     if path == "/api/v1/events":
         return MAX_UPLOAD_BYTES + 64 * 1024
+    if path == "/api/v1/visits":
+        return MAX_VISITS_BYTES
     return MAX_OTHER_BYTES if path.startswith("/api/") else None
 
 

@@ -11,16 +11,21 @@ kiosk config (the floor plan, docs/architecture.md), so they are written out aga
 tests/test_gate_rules.py holds the two copies equal. A kiosk ignores a policy it cannot use as a whole, so one bad
 value would silently cost a venue all its rules. Every change is audited in the same transaction, with the values
 before and after.
+
+Two rules are lists, not kiosk settings: `visit_hosts` and `visit_purposes`, the choices the guard picks from when a
+stranger is sent to the visitor desk (docs/access-list.md). They travel in the same policy, as JSON lists; RULES
+names the nine settings, VISIT_LISTS the two lists, NAMES all of them. On the command line a list is one value,
+its entries separated by ";" (SEPARATOR); on the rules page, one entry a line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, null, select, update
 
 from central import audit
@@ -37,9 +42,21 @@ def _no_truth_value(value: object) -> object:
     return value
 
 
+def _different(entries: list[str]) -> list[str]:
+    """A guard picks from the list: an entry twice is a typo, not a choice."""
+    if len(set(entries)) != len(entries):
+        raise ValueError("an entry is listed twice")
+    return entries
+
+
 # After the bounds, so that they are the JSON schema's minimum and maximum (before them, pydantic writes ge, le).
 FINITE = Field(allow_inf_nan=False)  # JSON has no infinity: a venue's policy is JSON
 NOT_BOOL = BeforeValidator(_no_truth_value)
+MAX_ENTRIES = 50
+MAX_ENTRY = 80  # characters: what a kiosk's screen shows on a line, and what a visit keeps (central/models.py)
+# An entry of a visit list: no control character (C0, DEL, C1), which a kiosk's screen cannot show.
+Entry = Annotated[str, Field(min_length=1, max_length=MAX_ENTRY, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
+Entries = Annotated[list[Entry], Field(min_length=1, max_length=MAX_ENTRIES), AfterValidator(_different)]
 
 
 class GateRules(BaseModel):
@@ -72,9 +89,22 @@ class GateRules(BaseModel):
         None, description="Seconds the gate stays open after ACCEPT."
     )
     language: Literal["vi", "en"] | None = Field(None, description="Of the kiosk's spoken and shown messages.")
+    visit_hosts: Entries | None = Field(
+        None, description="Access mode, the visitor desk: whom a visitor may come to see (the guard picks one)."
+    )
+    visit_purposes: Entries | None = Field(
+        None, description="Access mode, the visitor desk: why a visitor comes (the guard picks one)."
+    )
 
 
-RULES: tuple[str, ...] = tuple(GateRules.model_fields)
+NAMES: tuple[str, ...] = tuple(GateRules.model_fields)
+VISIT_LISTS = ("visit_hosts", "visit_purposes")
+RULES: tuple[str, ...] = tuple(name for name in NAMES if name not in VISIT_LISTS)  # the kiosk's own settings
+SEPARATOR = ";"  # between a visit list's entries on the command line
+LIST_TAKES = (
+    f"1 to {MAX_ENTRIES} different entries (on the command line separated by {SEPARATOR}), each 1 to {MAX_ENTRY} "
+    "characters, no control characters"
+)
 # What each rule takes, for a refusal on the command line or the API (the pages say it from their catalogue).
 TAKES = {
     "mode": "one of log-only, identity, certificate, pass, access",
@@ -86,16 +116,18 @@ TAKES = {
     "recovery_max_days": "days, more than 0 and at most 3650",
     "relay_hold_s": "seconds from 1 to 10",
     "language": "vi or en",
+    "visit_hosts": LIST_TAKES,
+    "visit_purposes": LIST_TAKES,
 }
 
 
 class RulesError(CentralError):
-    """Rules that cannot be set; `problems` names each field with what it takes, in the order of RULES."""
+    """Rules that cannot be set; `problems` names each field with what it takes, in the order of NAMES."""
 
     status = 422
 
     def __init__(self, problems: Mapping[str, str]) -> None:
-        order = {name: n for n, name in enumerate(RULES)}
+        order = {name: n for n, name in enumerate(NAMES)}
         self.problems = dict(sorted(problems.items(), key=lambda item: order.get(item[0], len(order))))
         super().__init__("; ".join(f"{field}: {problem}" for field, problem in self.problems.items()))
 
@@ -111,15 +143,15 @@ class RulesChange:
     @property
     def changes(self) -> dict[str, tuple[Any, Any]]:
         """Each rule that changed: (before, after), None for the kiosk's own."""
-        names = [name for name in RULES if self.before.get(name) != self.after.get(name)]
+        names = [name for name in NAMES if self.before.get(name) != self.after.get(name)]
         return {name: (self.before.get(name), self.after.get(name)) for name in names}
 
 
 def checked(values: Mapping[str, object]) -> dict[str, Any]:
     """`values` as they are stored (whole numbers as integers), or RulesError naming every field that is wrong."""
-    unknown = {name: _unknown(name) for name in values if name not in RULES}
+    unknown = {name: _unknown(name) for name in values if name not in NAMES}
     try:
-        rules = GateRules.model_validate({k: v for k, v in values.items() if k in RULES})
+        rules = GateRules.model_validate({k: v for k, v in values.items() if k in NAMES})
     except ValidationError as exc:
         wrong = {str(error["loc"][0]) for error in exc.errors()}
         raise RulesError({name: TAKES[name] for name in wrong} | unknown) from None
@@ -128,8 +160,28 @@ def checked(values: Mapping[str, object]) -> dict[str, Any]:
     return {name: _plain(value) for name, value in rules.model_dump(include=set(values), exclude_none=True).items()}
 
 
+def entries(text: str, separator: str = SEPARATOR) -> list[str]:
+    """A visit list as a person types it: entries separated by `separator` (";" on the command line, a new line
+    on the page), each with its spaces and tabs (a spreadsheet's cells pasted) made single spaces, empty ones
+    dropped."""
+    return [" ".join(entry.split()) for entry in text.split(separator) if entry.strip()]
+
+
+def from_text(values: Mapping[str, str], separator: str = SEPARATOR) -> dict[str, object]:
+    """Values typed as text (the command line): each visit list split into its entries; the others as they are
+    (the model reads "5" as 5)."""
+    return {name: entries(value, separator) if name in VISIT_LISTS else value for name, value in values.items()}
+
+
+def shown(value: object) -> str:
+    """A rule's value as a line of text: a visit list's entries joined by SEPARATOR."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return f"{SEPARATOR} ".join(str(entry) for entry in value)
+    return str(value)
+
+
 def rules_of(conn: Connection, venue: str) -> dict[str, Any]:
-    """The rules venue `venue` has set, in the order of RULES (NotFound if there is no such venue)."""
+    """The rules venue `venue` has set, in the order of NAMES (NotFound if there is no such venue)."""
     return _rules(_policy(conn, venue))
 
 
@@ -149,7 +201,7 @@ def change_rules(
     is wrong (RulesError, naming each field), or if nothing changes."""
     given = {name: value for name, value in (values or {}).items() if value is not None}
     dropped = [*unset, *(name for name, value in (values or {}).items() if value is None)]
-    problems = {name: _unknown(name) for name in dropped if name not in RULES}
+    problems = {name: _unknown(name) for name in dropped if name not in NAMES}
     problems |= {name: "both set and unset" for name in dropped if name in given}
     if problems:
         raise RulesError(problems)
@@ -178,7 +230,7 @@ def replace_rules(
 ) -> RulesChange:
     """Make the venue's rules exactly `rules`: any other goes back to the kiosk's own (a form, a PUT)."""
     given = {name: value for name, value in rules.items() if value is not None}
-    others = [name for name in RULES if name not in given]
+    others = [name for name in NAMES if name not in given]
     return change_rules(conn, venue, values=given, unset=others, actor=actor, reason=reason, now=now, address=address)
 
 
@@ -190,12 +242,12 @@ def _policy(conn: Connection, venue: str) -> dict[str, Any]:
 
 
 def _rules(policy: Mapping[str, Any]) -> dict[str, Any]:
-    """The gate rules of a venue's policy, in the order of RULES (a key put there by hand is not one)."""
-    return {name: policy[name] for name in RULES if name in policy}
+    """The gate rules of a venue's policy, in the order of NAMES (a key put there by hand is not one)."""
+    return {name: policy[name] for name in NAMES if name in policy}
 
 
 def _unknown(name: str) -> str:
-    return f"no rule {name[:64]}; the rules are {', '.join(RULES)}"
+    return f"no rule {name[:64]}; the rules are {', '.join(NAMES)}"
 
 
 def _plain(value: Any) -> Any:

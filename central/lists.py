@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Row, delete, func, select, text
 from central.errors import CentralError
 from central.schema import status_entries, trust_entries, venues
 from central.timeutil import aware
+from central.venuestate import peers_of
 from kiosk.credentials.trust import TrustListError, TrustStore
 
 SECTIONS = ("certificates", "shc_issuers", "csca", "pass_keys")
@@ -123,6 +124,7 @@ def config_document(conn: Connection, device_id: str, venue_id: int, now: dateti
         "policy": venue.policy or {},
         "trust_list": {**trust, "issued_at": None},
         "status_list_version": status_version(conn),  # the list itself comes from /status-list, by changes
+        "peers": peers_of(conn, venue_id, device_id),  # the venue's other gates (docs/venue-state.md)
         "messages": {},
     }
     version = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32]

@@ -1,6 +1,6 @@
 """Housekeeping in the server process, hourly: partitions made ahead, and what is past its time removed.
 
-- events (and their ids) received more than `retention_days` ago (serve --retention-days);
+- events (and their ids) and visits received more than `retention_days` ago (serve --retention-days);
 - declarations whose pass expired more than `retention_days` ago: the sealed phone goes with them;
 - audit-log entries older than `audit_days` (serve --audit-retention-days; kept when not set: the record of who
   looked at whom should outlive what was looked at);
@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, delete, or_
 
 from central.declarations.issuing import purge as purge_declarations
 from central.partitions import ensure_partitions, purge_before
-from central.schema import audit_log, auth_nonces, auth_tokens, login_failures, web_sessions
+from central.schema import audit_log, auth_nonces, auth_tokens, login_failures, visits, web_sessions
 from central.timeutil import utcnow
 from central.web.sessions import IDLE
 
@@ -37,6 +37,7 @@ class Removed:
 
     events: int = 0
     declarations: int = 0
+    visits: int = 0
     audit: int = 0
     sessions: int = 0
     login_failures: int = 0
@@ -79,6 +80,8 @@ class Maintenance:
         with self.engine.begin() as conn:
             if self.retention_days:
                 removed.declarations = purge_declarations(conn, now - timedelta(days=self.retention_days))
+                old_visits = delete(visits).where(visits.c.received_at < now - timedelta(days=self.retention_days))
+                removed.visits = conn.execute(old_visits).rowcount
             if self.audit_days:
                 old = delete(audit_log).where(audit_log.c.at < now - timedelta(days=self.audit_days))
                 removed.audit = conn.execute(old).rowcount
@@ -105,12 +108,13 @@ def _expired(conn: Connection, now: datetime, removed: Removed) -> None:
 
 
 def _report(removed: Removed, retention_days: int | None) -> None:
-    if removed.events or removed.declarations:
+    if removed.events or removed.declarations or removed.visits:
         log.info(
-            "retention (%s days): removed %d event partitions or rows, %d declarations",
+            "retention (%s days): removed %d event partitions or rows, %d declarations, %d visits",
             retention_days,
             removed.events,
             removed.declarations,
+            removed.visits,
         )
     if removed.audit:
         log.info("audit retention: removed %d audit-log entries", removed.audit)

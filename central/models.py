@@ -99,6 +99,42 @@ class UploadAnswer(BaseModel):
     server_time: str
 
 
+class VisitIn(Body):
+    """A visit the guard opened at a kiosk (docs/access-list.md): the visitor's subject key, whom they visit, why,
+    and the last 4 digits of their ID number for the roll call (the rest of it never leaves the kiosk)."""
+
+    visit_id: EventId
+    event_id: EventId  # its "visit-opened" event
+    subject_key: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    opened_at: Annotated[Finite, Field(ge=0, le=2**32)]  # the kiosk's wall time, seconds since the epoch
+    host: Annotated[str, Field(min_length=1, max_length=80)]
+    purpose: Annotated[str, Field(min_length=1, max_length=80)]
+    id_tail: Annotated[str, Field(pattern=r"^[0-9]{4}$")] | None = None
+
+
+class ClaimRequest(Body):
+    subject_key: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+
+
+class ClaimAnswer(BaseModel):
+    first: bool
+    device_id: str | None = None  # the gate that has it, when not first
+    at: str | None = None
+
+
+class VenuePassages(BaseModel):
+    passages: list[dict[str, Any]]
+    cursor: str
+
+
+class VisitsUpload(Body):
+    visits: Annotated[list[VisitIn], Field(max_length=MAX_BATCH)]
+
+
+class VisitsAnswer(BaseModel):
+    held: list[str]
+
+
 class Heartbeat(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 

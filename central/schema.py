@@ -306,3 +306,37 @@ access_passes = Table(
     Index("access_passes_id", "pass_id"),
     Index("access_passes_recorded", "venue_id", "recorded_as"),
 )
+
+# Visits (migration 0007, docs/access-list.md): a visitor the guard let in at a gate of a venue in access mode, whom
+# they visit and why, as the kiosk uploads it. Keyed by venue first, like the access tables; no key to `events`
+# (partitioned, and a visit may come before its event). A visit closes when its subject key leaves the venue
+# (central/visits.py): nothing here changes when it does.
+visits = Table(
+    "visits",
+    metadata,
+    Column("venue_id", Integer, ForeignKey("venues.id"), nullable=False),
+    Column("visit_id", String(36), nullable=False),  # a UUID made by the kiosk
+    Column("event_id", String(36), nullable=False),  # its "visit-opened" event
+    Column("device_id", String(64), nullable=False),
+    Column("subject_key", String(32), nullable=False),  # never the ID number itself
+    Column("host", Text, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("id_tail", String(4), nullable=True),  # the ID number's last 4 digits, for the roll call
+    Column("opened_at", TZ, nullable=False),  # its event's corrected time, else the kiosk's wall time
+    Column("received_at", TZ, nullable=False),
+    PrimaryKeyConstraint("venue_id", "visit_id"),
+    Index("visits_venue_opened", "venue_id", "opened_at"),
+)
+
+# Single-use claims (migration 0008, docs/venue-state.md): which gate of a venue claimed the first entry on a
+# single-use pass. The key is (venue, subject key), so of two gates asking at once only one is first.
+single_use_claims = Table(
+    "single_use_claims",
+    metadata,
+    Column("venue_id", Integer, ForeignKey("venues.id"), nullable=False),
+    Column("subject_key", String(32), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("claimed_at", TZ, nullable=False),
+    PrimaryKeyConstraint("venue_id", "subject_key"),
+    Index("single_use_claims_at", "claimed_at"),
+)

@@ -313,3 +313,54 @@ def test_a_venues_gate_rules_page_fits_the_screen_and_saves_from_it(centre: Cent
     assert visit(browser, width, steps, centre.url, sign_in_as="v4admin") == {}
     with centre.engine.connect() as conn:
         assert rules_of(conn, "V4") == {"mode": "access", "strangers": "review", "relay_hold_s": 2.5}
+
+
+LONG_HOST = "Phòng Kỹ thuật và Bảo dưỡng thiết bị của Xưởng lắp ráp số 2, tầng 3, khu nhà điều hành"[:80]
+LONG_PURPOSE = "Kiểm tra định kỳ hệ thống phòng cháy chữa cháy và thang máy theo hợp đồng bảo trì năm"[:80]
+
+
+@pytest.mark.parametrize("width", [320, 1280])
+def test_who_is_inside_fits_the_screen_and_prints_the_roll_call(
+    centre: CentralServer, browser: Any, width: int, monkeypatch: pytest.MonkeyPatch
+):
+    """The roll call (central/web/visits_pages.py) on a phone at the assembly point and on a desktop, with a host and
+    a purpose of 80 letters: never wider than the screen, nothing loaded from elsewhere; printed without the
+    navigation and the form, with a column to tick each person off."""
+    from test_visits import Factory, a_gate, enrol, factory_day
+
+    monkeypatch.setenv("KIOSK_CENTRAL_TZ", "Asia/Ho_Chi_Minh")
+    enrol(centre.engine, "V4")
+    day = factory_day(Factory(centre.engine, a_gate(centre.engine, "V4"), a_gate(centre.engine, "V1")))
+    day.visit("c" * 32, "11:00", LONG_HOST, LONG_PURPOSE, "1234")
+    roll_call = "/venues/V4/inside?at=2026-12-07T18:00"
+
+    def from_the_form(page: Any, url: str) -> None:
+        page.goto(url + roll_call)
+        page.get_by_label("Xem lúc (giờ hôm nay)").fill("10:30")
+        page.get_by_role("button", name="Xem", exact=True).click()
+        page.wait_for_url("**/inside?at=10%3A30")
+
+    steps = {
+        "who is inside": lambda page, url: page.goto(url + roll_call),
+        "who is inside, English": lambda page, url: page.goto(url + roll_call + "&lang=en"),
+        "who is inside, refused": lambda page, url: page.goto(url + "/venues/V4/inside?at=soon&lang=vi"),
+        "who is inside, from the form": from_the_form,
+    }
+    assert visit(browser, width, steps, centre.url, sign_in_as="v4admin") == {}
+    context = browser.new_context(viewport={"width": width, "height": 800}, locale="vi-VN")
+    try:
+        page = context.new_page()
+        sign_in(page, centre.url, "v4admin")
+        page.goto(centre.url + roll_call)
+        assert page.locator("#count").inner_text() == "6"
+        assert LONG_HOST in page.locator("#visitors").inner_text()
+        tick = page.locator("#visitors th.print-only")
+        assert not tick.is_visible() and page.locator("form.roll-when").is_visible()
+        page.emulate_media(media="print")
+        assert tick.is_visible() and tick.inner_text() == "Có mặt"
+        assert not page.locator("header.top").is_visible() and not page.locator("form.roll-when").is_visible()
+        assert page.locator("#count").is_visible() and page.locator("#others tbody tr").count() == 2
+        if shots := os.environ.get("KIOSK_TEST_SCREENSHOTS"):
+            Path(shots, f"{width}-who is inside, printed.png").write_bytes(page.screenshot(full_page=True))
+    finally:
+        context.close()

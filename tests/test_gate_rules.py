@@ -284,3 +284,85 @@ def test_the_command_line_refuses_with_1_naming_the_field_and_2_for_usage(centra
     assert "no venue NOPE" in refused(central("venue", "rules", "NOPE"))
     assert "RULE=VALUE" in refused(central("venue", "rules", "V1", "--set", "mode"), code=2)
     assert rules(engine) == {} and audited(engine) == []
+
+
+# The visitor desk's lists: whom a visitor comes to see, and why
+
+
+def test_the_visit_lists_are_rules_beside_the_nine_settings():
+    from central.gaterules import NAMES, VISIT_LISTS
+
+    assert VISIT_LISTS == ("visit_hosts", "visit_purposes") and NAMES == RULES + VISIT_LISTS
+
+
+LIST_CANDIDATES: dict[str, tuple[object, bool]] = {
+    "two": (["Phòng Nhân sự", "Kho"], True),
+    "fifty": ([f"Phòng {n}" for n in range(50)], True),
+    "80 letters": (["ệ" * 80], True),
+    "none": ([], False),
+    "fifty-one": ([f"Phòng {n}" for n in range(51)], False),
+    "81 letters": (["ệ" * 81], False),
+    "an empty entry": (["Kho", ""], False),
+    "twice": (["Kho", "Kho"], False),
+    "a tab": (["Kho\t2"], False),
+    "a new line": (["Kho\n2"], False),
+    "a C1 control": (["Kho\x85"], False),
+    "a NUL": (["Kho\x00"], False),
+    "text, not a list": ("Kho", False),
+    "a number": ([5], False),
+    "true": (True, False),
+}
+
+
+@pytest.mark.parametrize("rule", ["visit_hosts", "visit_purposes"])
+def test_a_visit_list_takes_1_to_50_different_entries_of_1_to_80_characters(engine: Engine, rule: str):
+    verdicts = {name: centre_accepts(engine, rule, value) for name, (value, _) in LIST_CANDIDATES.items()}
+    assert verdicts == {name: wanted for name, (_, wanted) in LIST_CANDIDATES.items()}
+    assert rules(engine)[rule] == ["ệ" * 80]  # the last accepted, stored as given
+
+
+@pytest.mark.parametrize("rule", ["visit_hosts", "visit_purposes"])
+def test_every_visit_list_the_centre_takes_the_kiosk_takes(rule: str):
+    """The centre is stricter (no list of none, no entry twice, no control character), never looser: a list the
+    kiosk refused would cost the venue all its rules (a kiosk ignores a policy it cannot use as a whole)."""
+    taken = [value for value, wanted in LIST_CANDIDATES.values() if wanted]
+    assert taken and all(kiosk_accepts(rule, value) for value in taken)
+
+
+def test_the_config_a_kiosk_pulls_carries_the_visit_lists_as_json_lists(server: CentralServer):
+    device = enrolled_device(server, "V1")
+    etag = device.config().headers["ETag"]
+    change(server.engine, values={"mode": "access", "strangers": "visitor", "visit_hosts": ["Phòng Nhân sự", "Kho"]})
+    change(server.engine, values={"visit_purposes": ["Phỏng vấn", "Giao hàng"]})
+    pulled = device.config(etag)
+    assert pulled.status_code == 200 and pulled.headers["ETag"] != etag
+    assert pulled.json()["policy"] == {
+        "mode": "access",
+        "strangers": "visitor",
+        "visit_hosts": ["Phòng Nhân sự", "Kho"],
+        "visit_purposes": ["Phỏng vấn", "Giao hàng"],
+    }
+
+
+def test_the_command_line_sets_a_visit_list_separated_by_semicolons(central: Run, engine: Engine):  # noqa: F811
+    done = central("venue", "rules", "V1", "--set", "visit_hosts=Phòng Nhân sự; Kho;;  Bảo\tvệ ", "--reason", "desk")
+    assert done.returncode == 0, done.stderr
+    assert "visit_hosts: (kiosk's own) -> Phòng Nhân sự; Kho; Bảo vệ" in done.stdout
+    assert rules(engine) == {"visit_hosts": ["Phòng Nhân sự", "Kho", "Bảo vệ"]}
+    shown = central("venue", "rules", "V1")
+    assert "visit_hosts            Phòng Nhân sự; Kho; Bảo vệ" in shown.stdout
+    assert "visit_purposes         (kiosk's own)" in shown.stdout
+    as_json = json.loads(central("venue", "rules", "V1", "--json").stdout)
+    assert as_json["rules"] == {"visit_hosts": ["Phòng Nhân sự", "Kho", "Bảo vệ"]}
+    assert "visit_hosts: 1 to 50 different entries" in refused(
+        central("venue", "rules", "V1", "--set", "visit_hosts=;")
+    )
+    assert "separated by ;" in refused(central("venue", "rules", "V1", "--set", "visit_purposes=A;A"))
+    assert central("venue", "rules", "V1", "--unset", "visit_hosts").returncode == 0
+    assert rules(engine) == {}
+    (first, second) = audited(engine)
+    assert first.detail == {
+        "before": {"visit_hosts": None},
+        "after": {"visit_hosts": ["Phòng Nhân sự", "Kho", "Bảo vệ"]},
+    }
+    assert second.detail["after"] == {"visit_hosts": None}

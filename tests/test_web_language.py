@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from central_fixtures import CentralServer, FakeClock, add_unit
+from central_fixtures import CentralServer, FakeClock, add_unit, add_venue
 from test_web_status import NOW
 from web_helpers import PASSWORD, Staff, add_account, csrf_of, wrong_language
 
@@ -28,6 +28,7 @@ def pass_key(tmp_path: Path) -> PassKey:
 def server(db_url: str, pass_key: PassKey) -> Iterator[CentralServer]:
     with CentralServer(db_url, clock=FakeClock(NOW), pass_key=pass_key) as central:
         add_unit(central.engine, "HN", "Hà Nội")
+        add_venue(central.engine, "V1", "HN", "factory")  # a venue's pages: its gate rules, who is inside
         add_account(central, "admin", "administrator")
         add_account(central, "tracer", "tracer", unit="HN")
         yield central
@@ -100,6 +101,7 @@ TRACER: dict[str, Step] = {
     "clear without reason": lambda s: s.form_post("/status-list", "/status-list/clear", {"subject_key": "0" * 32}),
     "accounts page": lambda s: s.get("/accounts"),
     "NUL in a unit code": lambda s: s.get("/dashboard?unit=P%00"),
+    "who is inside, for a tracer": lambda s: s.get("/venues/V1/inside"),
 }  # fmt: skip
 ADMIN: dict[str, Step] = {
     "short password": account(password="short"),
@@ -112,6 +114,11 @@ ADMIN: dict[str, Step] = {
     "unknown role": account(role="king"),
     "disable yourself": lambda s: s.form_post("/accounts", "/accounts/admin/disable", {}),
     "disable no one": lambda s: s.form_post("/accounts", "/accounts/nobody/disable", {}),
+    "who is inside at no time": lambda s: s.get("/venues/V1/inside?at=soon"),
+    "who is inside no venue": lambda s: s.get("/venues/NOPE/inside"),
+    "visit hosts too many": lambda s: s.form_post(
+        "/venues/V1/rules", "/venues/V1/rules", {"visit_hosts": "\n".join(f"P{n}" for n in range(51))}
+    ),
 }
 
 

@@ -278,3 +278,53 @@ def test_a_nul_in_a_venue_code_or_a_reason_is_refused_not_a_server_error(server:
     assert save(admin, mode="pass", reason="a\x00b").status_code == 422
     assert api(admin, "GET", "Nhà-máy").status_code == 404  # any other character is just a code no venue has
     assert rules(server) == {} and audited(server) == []
+
+
+# The visitor desk's lists: a textarea each, one entry a line
+
+
+def test_the_visit_lists_are_saved_one_a_line_and_shown_so(server: CentralServer):
+    officer = signed_in(server, "officer")
+    typed = "Phòng Nhân sự\r\n\r\n  Kho  \r\nBảo\tvệ\r\n"
+    assert save(officer, visit_hosts=typed, visit_purposes="Phỏng vấn", reason="desk").status_code == 303
+    assert rules(server) == {"visit_hosts": ["Phòng Nhân sự", "Kho", "Bảo vệ"], "visit_purposes": ["Phỏng vấn"]}
+    page = officer.get("/venues/V1/rules").text
+    assert 'name="visit_hosts" rows="4" autocomplete="off">Phòng Nhân sự\nKho\nBảo vệ</textarea>' in page
+    assert "Người khách đến gặp: theo kiosk → Phòng Nhân sự; Kho; Bảo vệ" in " ".join(page.split())
+    assert save(officer, visit_purposes="Phỏng vấn").status_code == 303  # the form is the whole set
+    assert rules(server) == {"visit_purposes": ["Phỏng vấn"]}
+
+
+@pytest.mark.parametrize(
+    ("lang", "says"),
+    [
+        ("vi", "Người khách đến gặp: từ 1 đến 50 dòng khác nhau, mỗi dòng tối đa 80 ký tự."),
+        ("en", "Whom visitors come to see: 1 to 50 different lines, each at most 80 characters."),
+    ],
+)
+def test_a_visit_list_too_long_is_refused_in_the_pages_language(server: CentralServer, lang: str, says: str):
+    staff = signed_in(server, "admin", lang)
+    typed = "\n".join(f"Phòng {n}" for n in range(51))
+    page = save(staff, visit_hosts=typed, mode="access")
+    assert page.status_code == 422 and says in page.text and wrong_language(page.text, lang) == []
+    assert (
+        'aria-invalid="true" aria-describedby="visit_hosts-error"' in page.text and "Phòng 50</textarea>" in page.text
+    )
+    assert save(staff, visit_purposes="Kho\nKho").status_code == 422  # an entry twice
+    assert save(staff, visit_purposes="x" * 81).status_code == 422
+    assert rules(server) == {} and audited(server) == []
+
+
+def test_the_api_puts_the_visit_lists_as_json_lists(server: CentralServer):
+    officer = signed_in(server, "officer")
+    token = {"X-CSRF-Token": api(officer, "GET").headers["X-CSRF-Token"]}
+    put = api(officer, "PUT", json={"visit_hosts": ["Kho"], "visit_purposes": ["Giao hàng"]}, headers=token)
+    assert put.status_code == 200 and put.json()["rules"] == {"visit_hosts": ["Kho"], "visit_purposes": ["Giao hàng"]}
+    for wrong in ("Kho", [], ["Kho", "Kho"], ["a\x00"]):
+        refused = api(officer, "PUT", json={"visit_hosts": wrong}, headers=token)
+        assert refused.status_code == 422 and refused.json()["detail"][0]["loc"][:2] == ["body", "visit_hosts"]
+    assert rules(server) == {"visit_hosts": ["Kho"], "visit_purposes": ["Giao hàng"]}
+
+
+def test_the_rules_page_links_to_who_is_inside(server: CentralServer):
+    assert 'href="/venues/V1/inside"' in signed_in(server, "v1admin").get("/venues/V1/rules").text

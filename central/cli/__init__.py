@@ -22,6 +22,7 @@ from central.cli.people import people
 from central.cli.places import unit, venue
 from central.cli.rules import venue_rules
 from central.cli.trace import dwell, trace_command
+from central.cli.visits import visits
 from central.db import resolve_url
 from central.errors import CentralError
 from central.ratelimit import ADDRESS_ENV, ADDRESS_LIMIT, DEVICE_ENV, DEVICE_LIMIT, parse_limit
@@ -315,6 +316,7 @@ def openapi(output: str | None) -> None:
 cli.add_command(account)  # central/cli/accounts.py
 cli.add_command(people)  # central/cli/people.py: kiosk-central people
 cli.add_command(access_pass)  # central/cli/passes.py: kiosk-central access-pass
+cli.add_command(visits)  # central/cli/visits.py: kiosk-central visits inside | list
 for command in (unit, venue, pass_key, contact_key, declaration_settings, trace_command, dwell):  # central/cli/*.py
     cli.add_command(command)
 venue.add_command(venue_rules)  # central/cli/rules.py: kiosk-central venue rules

@@ -49,25 +49,33 @@ def venue_rules(
     recovery_max_days      more than 0, at most 3650
     relay_hold_s           1 to 10 seconds the gate stays open
     language               vi or en
+    visit_hosts            the visitor desk's hosts, separated by ; ("Phòng Nhân sự;Kho")
+    visit_purposes         the visitor desk's purposes, separated by ; (each 1 to 80 characters, 50 at most)
     """
     from central.audit import cli_actor
-    from central.gaterules import RULES, change_rules, rules_of
+    from central.gaterules import NAMES, change_rules, from_text, rules_of
 
     with transaction(ctx) as conn:
         if not values and not unset:
-            return _show(venue_code, rules_of(conn, venue_code), RULES, as_json)
+            return _show(venue_code, rules_of(conn, venue_code), NAMES, as_json)
         done = change_rules(
-            conn, venue_code, values=values, unset=unset, actor=cli_actor(), reason=reason, now=utcnow()
+            conn, venue_code, values=from_text(values), unset=unset, actor=cli_actor(), reason=reason, now=utcnow()
         )
     if as_json:
-        return _show(venue_code, done.after, RULES, as_json)
+        return _show(venue_code, done.after, NAMES, as_json)
     if not done.changes:
         click.echo(f"venue {venue_code}: rules unchanged")
         return None
     click.echo(f"venue {venue_code}: rules changed; its kiosks take them at their next config pull")
     for name, (before, after) in done.changes.items():
-        click.echo(f"  {name}: {OWN if before is None else before} -> {OWN if after is None else after}")
+        click.echo(f"  {name}: {_value(before)} -> {_value(after)}")
     return None
+
+
+def _value(value: Any) -> str:
+    from central.gaterules import shown
+
+    return OWN if value is None else shown(value)
 
 
 def _show(venue: str, rules: dict[str, Any], names: tuple[str, ...], as_json: bool) -> None:
@@ -77,4 +85,4 @@ def _show(venue: str, rules: dict[str, Any], names: tuple[str, ...], as_json: bo
     click.echo(f"venue {venue}: gate rules (its kiosks take a change at their next config pull)")
     width = max(len(name) for name in names)
     for name in names:
-        click.echo(f"  {name.ljust(width)}  {rules.get(name, OWN)}")
+        click.echo(f"  {name.ljust(width)}  {_value(rules.get(name))}")

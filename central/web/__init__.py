@@ -1,5 +1,6 @@
 """The centre's web pages: staff sign-in, the deployment dashboard, contact tracing, the status list, venues' gate
-rules, health declarations, accounts and the audit log. Added to the API's FastAPI app by `add_web`."""
+rules and who is inside them, health declarations, accounts and the audit log. Added to the API's FastAPI app by
+`add_web`."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from central.web import (
     site_pages,
     status_pages,
     trace_pages,
+    visits_pages,
 )
 from central.web.core import HERE, SECURITY_HEADERS, Web
 
@@ -54,5 +56,6 @@ def add_web(
     status_pages.add_routes(app, web)
     trace_pages.add_routes(app, web)
     rules_pages.add_routes(app, web)
+    visits_pages.add_routes(app, web)
     site_pages.add_routes(app, web)
     return web

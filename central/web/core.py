@@ -50,6 +50,8 @@ AUDIT_ACTIONS = {  # what the audit log's action codes mean; an unknown one is s
     "status-set": ("Đưa vào danh sách tình trạng", "Put on the status list"),
     "trace": ("Truy vết", "Trace"),
     "venue-rules-set": ("Đổi quy tắc cổng", "Gate rules changed"),
+    "visits-inside": ("Xem ai đang ở bên trong", "Who is inside, looked up"),
+    "visits-list": ("Xem danh sách khách", "Visits listed"),
 }
 SECURITY_HEADERS = {
     # No script runs on these pages; styles and images come from here only (inline SVG for charts and QR codes).

@@ -161,6 +161,30 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Ngôn ngữ của kiosk: chọn tiếng Việt hoặc tiếng Anh.",
         "Language of the kiosks: choose Vietnamese or English.",
     ),
+    "rules.visit_hosts": (
+        "Người khách đến gặp: từ 1 đến 50 dòng khác nhau, mỗi dòng tối đa 80 ký tự.",
+        "Whom visitors come to see: 1 to 50 different lines, each at most 80 characters.",
+    ),
+    "rules.visit_purposes": (
+        "Mục đích đến: từ 1 đến 50 dòng khác nhau, mỗi dòng tối đa 80 ký tự.",
+        "Purposes of a visit: 1 to 50 different lines, each at most 80 characters.",
+    ),
+    # Who is inside a venue (central/web/visits_pages.py)
+    "inside.at": (
+        "Giờ không hợp lệ: nhập giờ và phút của hôm nay, ví dụ 18:00.",
+        "This is not a time: give the hours and minutes of today, for example 18:00.",
+    ),
+    "inside.basis": (
+        "Tính theo các lượt qua cổng được chấp nhận trong ngày đến thời điểm này, theo những gì các kiosk đã gửi về "
+        "trung tâm. Mỗi lần xem được ghi vào nhật ký.",
+        "Counted from the day's accepted passages up to this time, as far as the kiosks have sent them to the "
+        "centre. Each look is kept in the audit log.",
+    ),
+    "inside.print": (
+        "Để in danh sách điểm danh, dùng lệnh In của trình duyệt (Ctrl+P).",
+        "To print the roll call, use the browser's Print command (Ctrl+P).",
+    ),
+    "inside.no_one": ("Không có ai.", "No one."),
     # The health declaration; the fields' own messages come from central/declarations/form.py
     "declare.unavailable": (
         "Trung tâm tạm thời chưa cấp được mã khai báo. Vui lòng thử lại sau hoặc liên hệ cơ quan y tế.",

@@ -2,10 +2,9 @@
 scripts, GET and PUT /api/v1/venues/{code}/rules.
 
 Both take the staff session of the pages; the API's PUT sends the session's CSRF token in an X-CSRF-Token header
-(GET answers with it), as a form sends it in a field. An administrator sees every venue, a unit officer the venues
-in their unit and below it, a venue admin their own venue; a venue they may not see is refused as an unknown one is
-(403), so no one learns which codes exist outside their area. The API answers in JSON, as the kiosks' API does;
-it is in the OpenAPI document (central/openapi.json), the pages are not.
+(GET answers with it), as a form sends it in a field. Who sees which venue is central/web/venuescope.py's. The
+API answers in JSON, as the kiosks' API does; it is in the OpenAPI document (central/openapi.json), the pages are
+not. The visit lists are a textarea each on the page, one entry a line.
 
 No `from __future__ import annotations`: FastAPI reads the route annotations at runtime.
 """
@@ -13,28 +12,27 @@ No `from __future__ import annotations`: FastAPI reads the route annotations at 
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Form, Header, HTTPException, Path, Query, Request, Security
+from fastapi import Depends, FastAPI, Form, Header, Path, Query, Request, Security
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import APIKeyCookie
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from central import audit
-from central.accounts import Account
-from central.admin import Venue, find_venue
-from central.errors import Denied, NotFound, Unauthenticated
-from central.gaterules import ACTION, RULES, GateRules, RulesError, replace_rules, rules_of
-from central.unittree import in_subtree
+from central.admin import Venue
+from central.errors import Denied, Unauthenticated
+from central.gaterules import ACTION, NAMES, RULES, VISIT_LISTS, GateRules, RulesError, entries, replace_rules, rules_of
 from central.web.core import SESSION_COOKIE, NotAllowed, Web, client_address
 from central.web.messages import Message
 from central.web.sessions import Session, find_session
+from central.web.venuescope import ROLES, page_venue, seen_venue
 
-ROLES = ("unit_officer", "venue_admin")  # and administrators
 NUMBERS = frozenset(RULES) - {"mode", "strangers", "language"}
 HISTORY = 20
 # A venue's code as a path segment; no NUL (PostgreSQL stores none: a lookup with one would be a 500).
 VenueCode = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
 Text = Annotated[str, Form(max_length=40)]
+Lines = Annotated[str, Form(max_length=20_000)]  # 50 lines of 80 characters, and room to say which are too many
 Reason = Annotated[str, Form(max_length=500, pattern=r"^[^\x00]*$")]
 SESSION = APIKeyCookie(
     name=SESSION_COOKIE,
@@ -59,6 +57,8 @@ RULE_NAMES = {
     "recovery_max_days": ("Hiệu lực giấy khỏi bệnh (ngày)", "A recovery counts for (days)"),
     "relay_hold_s": ("Thời gian mở cổng (giây)", "Time the gate stays open (seconds)"),
     "language": ("Ngôn ngữ của kiosk", "Language of the kiosks"),
+    "visit_hosts": ("Người khách đến gặp", "Whom visitors come to see"),
+    "visit_purposes": ("Mục đích đến", "Purposes of a visit"),
 }
 CHOICES = {
     "mode": {
@@ -115,8 +115,9 @@ def add_routes(app: FastAPI, web: Web) -> None:
     @app.get("/venues/{code}/rules", response_class=HTMLResponse, include_in_schema=False)
     def rules_page(request: Request, conn: Tx, code: VenueCode) -> Response:
         session = web.staff(request, conn, *ROLES)
-        venue = _page_venue(conn, session.account, code)
-        return page(request, conn, session, venue, rules_of(conn, venue.code))
+        venue = page_venue(conn, session.account, code)
+        values = {name: "\n".join(v) if name in VISIT_LISTS else v for name, v in rules_of(conn, venue.code).items()}
+        return page(request, conn, session, venue, values)
 
     @app.post("/venues/{code}/rules", response_class=HTMLResponse, include_in_schema=False)
     def set_rules(
@@ -133,15 +134,20 @@ def add_routes(app: FastAPI, web: Web) -> None:
         recovery_max_days: Text = "",
         relay_hold_s: Text = "",
         language: Text = "",
+        visit_hosts: Lines = "",
+        visit_purposes: Lines = "",
         reason: Reason = "",
     ) -> Response:
         session = web.staff(request, conn, *ROLES)
         web.check_csrf(session.csrf, csrf)
-        venue = _page_venue(conn, session.account, code)
+        venue = page_venue(conn, session.account, code)
         typed = [mode, strangers, anti_passback_s, trust_list_max_h, vaccination_wait_days, test_max_age_h]
         typed += [recovery_max_days, relay_hold_s, language]
         given = {name: value.strip() for name, value in zip(RULES, typed, strict=True)}
-        wanted = {name: _form_value(name, value) for name, value in given.items() if value}
+        wanted: dict[str, object] = {name: _form_value(name, value) for name, value in given.items() if value}
+        lists = {"visit_hosts": visit_hosts, "visit_purposes": visit_purposes}
+        wanted |= {name: entries(text, "\n") for name, text in lists.items() if entries(text, "\n")}
+        given |= lists
         try:  # nothing is written when a value is refused
             replace_rules(
                 conn,
@@ -153,7 +159,7 @@ def add_routes(app: FastAPI, web: Web) -> None:
                 address=client_address(request),
             )
         except RulesError as refused:
-            errors = {name: Message(f"rules.{name}") for name in refused.problems if name in RULES}
+            errors = {name: Message(f"rules.{name}") for name in refused.problems if name in NAMES}
             return page(request, conn, session, venue, given, errors, status=422, reason=reason)
         return RedirectResponse(f"/venues/{quote(venue.code, safe='')}/rules", status_code=303)
 
@@ -175,7 +181,7 @@ def _api_routes(app: FastAPI, web: Web) -> None:
     def get_rules(conn: Tx, code: VenueCode, cookie: Annotated[str | None, Security(SESSION)]) -> Response:
         """A venue's gate rules, and the CSRF token a PUT sends back (the X-CSRF-Token header)."""
         session = api_session(conn, cookie)
-        venue = _venue(conn, session.account, code)
+        venue = seen_venue(conn, session.account, code)
         body = {"venue": venue.code, "rules": rules_of(conn, venue.code)}
         return JSONResponse(body, headers={"X-CSRF-Token": session.csrf, "Cache-Control": "no-store"})
 
@@ -196,7 +202,7 @@ def _api_routes(app: FastAPI, web: Web) -> None:
             web.check_csrf(session.csrf, x_csrf_token)
         except NotAllowed:
             raise Denied("missing or wrong X-CSRF-Token header: send the one GET answered with") from None
-        venue = _venue(conn, session.account, code)
+        venue = seen_venue(conn, session.account, code)
         done = replace_rules(
             conn,
             venue.code,
@@ -207,36 +213,6 @@ def _api_routes(app: FastAPI, web: Web) -> None:
             address=client_address(request),
         )
         return JSONResponse({"venue": venue.code, "rules": done.after}, headers={"Cache-Control": "no-store"})
-
-
-def _venue(conn: Connection, account: Account, code: str) -> Venue:
-    """The venue `code` if `account` may see it. An account that sees the whole tree is told that a venue is
-    unknown (NotFound); any other is refused in the same words for an unknown venue and one outside its area
-    (Denied)."""
-    whole_tree = account.role == "administrator" or (account.role == "unit_officer" and account.unit_id is None)
-    try:
-        venue = find_venue(conn, code)
-    except NotFound:
-        if whole_tree:
-            raise
-        raise Denied(f"no venue {code} in your area") from None
-    if account.role == "venue_admin":
-        seen = account.venue_id == venue.id
-    else:
-        seen = whole_tree or (account.role == "unit_officer" and in_subtree(conn, account.unit_id, venue.unit_id))
-    if not seen:
-        raise Denied(f"no venue {code} in your area")
-    return venue
-
-
-def _page_venue(conn: Connection, account: Account, code: str) -> Venue:
-    """`_venue`, refused as the pages refuse: the page for no such page (404), or for not allowed (403)."""
-    try:
-        return _venue(conn, account, code)
-    except NotFound:
-        raise HTTPException(404) from None
-    except Denied:
-        raise NotAllowed() from None
 
 
 def _form_value(name: str, value: str) -> str:
