@@ -34,11 +34,20 @@ from kiosk.secrets import load_or_create_secret
 from kiosk.store import EventStore
 from kiosk.store.retention import Retention
 from kiosk.store.salvage import Recovery, open_store
+from kiosk.store.venuebook import VenueBook
 from kiosk.sync.client import CentralClient
+from kiosk.sync.configsync import PEERS_FILE
 from kiosk.sync.effective import with_central_policy, with_enrolment
 from kiosk.sync.enrol import once_heartbeat, run_once
 from kiosk.sync.identity import Enrolment, NotEnrolled, load_key
 from kiosk.sync.worker import SyncStats, SyncTimers, SyncWorker
+from kiosk.venue.claims import VenueClaims
+from kiosk.venue.discovery import Directory
+from kiosk.venue.link import VenueLink
+from kiosk.venue.peerclient import PeerClient
+from kiosk.venue.peerserver import PeerServer
+from kiosk.venue.peersfile import PeersFile
+from kiosk.venue.worker import VenueWorker
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +68,14 @@ class Kiosk:
     status_page: StatusPage | None = None
     started: float = field(default_factory=time.monotonic)
     store_recovery: Recovery | None = None  # a damaged database found at start, set aside and salvaged
+    venue: VenueLink | None = None  # the venue's other gates (docs/venue-state.md)
 
     def start(self) -> None:
         self.grabber.start()
         if self.sync is not None:
             self.sync.start()
+        if self.venue is not None:
+            self.venue.start()
         if self.status_page is not None:
             try:
                 self.status_page.start()
@@ -82,6 +94,8 @@ class Kiosk:
                 self.grabber.stop()
                 if self.sync is not None:
                     self.sync.stop()
+                if self.venue is not None:
+                    self.venue.stop()
                 if self.status_page is not None:
                     self.status_page.stop()
             finally:
@@ -131,11 +145,13 @@ def assemble(
     store, recovery = open_store(config.database_path, clock=clock)  # last: nothing after it can fail and leave it open
     if recovery is not None:
         feedback.fault("store-damaged")  # the technician must see it: the damaged file waits to be copied off
-    bearings = Bearings(clock, store, config.device.venue, config.device.direction, config.device.id)
+    syncing = enrolment is not None and config.sync.enabled
+    venue = build_venue(config, enrolment, clock) if syncing and enrolment is not None else None
+    claims = venue.claims if venue is not None else None
+    bearings = Bearings(clock, store, config.device.venue, config.device.direction, config.device.id, claims)
     lists = Published(Snapshot(trust, status, config.policy, bearings, access))
     metrics = LoopMetrics()
     tap = FrameTap() if config.status_page.enabled else None  # what the status page shows of the camera
-    syncing = enrolment is not None and config.sync.enabled
     doorbell = threading.Event()  # rung by the loop after each commit, so that sync uploads at once
     sync_status = Published(SyncStats()) if syncing else None
     readings = Readings(config, grabber, metrics, lists, sync_status, clock, time.monotonic(), recovery)
@@ -161,7 +177,7 @@ def assemble(
         commands=commands,
         review_timeout_s=config.feedback.gpio.review_timeout_s,
         on_frame=chain_observers(outputs.screen.frame if outputs is not None and outputs.screen else None, tap),
-        after_commit=doorbell.set if syncing else _nothing,
+        after_commit=_ring(doorbell.set if syncing else None, venue.wake if venue is not None else None),
         on_tick=on_tick,
     )
     page = StatusPage(config.status_page, readings, tap=tap, commands=commands) if tap is not None else None
@@ -179,11 +195,58 @@ def assemble(
             doorbell=doorbell,
             status=sync_status,
         )
-    return Kiosk(config, grabber, loop, store, feedback, clock, lists, metrics, sync, page, readings.started, recovery)
+    return Kiosk(
+        config, grabber, loop, store, feedback, clock, lists, metrics, sync, page, readings.started, recovery, venue
+    )
 
 
 def _nothing() -> None:
     pass
+
+
+def _ring(*bells: Callable[[], None] | None) -> Callable[[], None]:
+    """One call after each commit that rings every bell given (sync's uploader, the venue's pusher)."""
+    rung = [bell for bell in bells if bell is not None]
+    if not rung:
+        return _nothing
+    if len(rung) == 1:
+        return rung[0]
+
+    def ring() -> None:
+        for bell in rung:
+            bell()
+
+    return ring
+
+
+def build_venue(config: KioskConfig, enrolment: Enrolment, clock: Clock) -> VenueLink | None:
+    """The link to the venue's other gates (docs/venue-state.md); None when turned off."""
+    settings = config.venue
+    if not settings.enabled:
+        return None
+    key, device, place = load_key(config.state_dir), enrolment.device_id, enrolment.venue
+    ca_bundle = str(config.sync.ca_bundle) if config.sync.ca_bundle else enrolment.ca_bundle
+    book = VenueBook(config.database_path, device, place)
+    peers = PeersFile(config.state_dir / PEERS_FILE).current
+    server = PeerServer(
+        settings.host, settings.port, device_id=device, key=key, venue=place, peers=peers, book=book, wall=clock.wall
+    )
+    directory = Directory(device, place, settings.peers)
+    talk = PeerClient(device, key, place, peers, clock.wall)
+    timeout = settings.claim_timeout_ms / 1000
+    claims_centre = CentralClient(enrolment.server, device, key, ca_bundle=ca_bundle)  # the loop thread's own
+    pull_centre = CentralClient(enrolment.server, device, key, ca_bundle=ca_bundle)  # the venue thread's own
+    worker = VenueWorker(
+        book=book,
+        centre=pull_centre,
+        peers=talk,
+        directory=directory,
+        wall=clock.wall,
+        server=server,
+        mdns=settings.mdns,
+        pull_s=settings.pull_s,
+    )
+    return VenueLink(book, server, directory, worker, VenueClaims(claims_centre, talk, directory, timeout))
 
 
 def build_sync(

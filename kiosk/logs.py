@@ -56,11 +56,20 @@ class Throttle:
         self._suppressed: dict[str, int] = {}
 
     def error(self, key: str, message: str, *args: object, exc_info: bool = False) -> None:
+        self.log(logging.ERROR, key, message, *args, exc_info=exc_info)
+
+    def warning(self, key: str, message: str, *args: object) -> None:
+        self.log(logging.WARNING, key, message, *args)
+
+    def info(self, key: str, message: str, *args: object) -> None:
+        self.log(logging.INFO, key, message, *args)
+
+    def log(self, level: int, key: str, message: str, *args: object, exc_info: bool = False) -> None:
         now = time.monotonic()
         if now - self._last.get(key, float("-inf")) < self.every_s:
             self._suppressed[key] = self._suppressed.get(key, 0) + 1
             return
         again = self._suppressed.pop(key, 0)
         suffix = f" (and {again} more like it since the last report)" if again else ""
-        self.logger.error(message + suffix, *args, exc_info=exc_info)
+        self.logger.log(level, message + suffix, *args, exc_info=exc_info)
         self._last[key] = now

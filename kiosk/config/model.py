@@ -103,6 +103,11 @@ class PolicyConfig(Section):
     strangers: Literal["deny", "review", "visitor"] = Field(
         "deny", description="Access mode: refuse a person not enrolled, call the guard, or start a visit."
     )
+    single_use_offline: Literal["accept", "review"] = Field(
+        "accept",
+        description="A single-use pass neither the centre nor the other gates could confirm: let in (a second use"
+        " elsewhere is flagged at the centre) or call the guard.",
+    )
     visit_hosts: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(
         [], max_length=50, description="Visitor desk: whom a visitor may visit (people or departments)."
     )
@@ -150,6 +155,22 @@ class SyncConfig(Section):
     config_s: float = Field(300, ge=10, le=86400, description="Ask for new lists and policy this often.")
 
 
+class VenueConfig(Section):
+    enabled: bool = Field(
+        True, description="Share passages with the venue's other gates, through the centre and on the network."
+    )
+    host: str = Field("0.0.0.0", description="Address the peer server listens on (requests are signed).")  # noqa: S104
+    port: int = Field(8766, ge=0, le=65535, description="Port of the peer server (0: any free one).")
+    peers: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9.:\[\]-]{1,100}:[0-9]{1,5}$")]] = Field(
+        [], max_length=32, description="host:port of other gates, where multicast (mDNS) does not pass."
+    )
+    mdns: bool = Field(True, description="Announce this gate and find the others by mDNS on the local network.")
+    pull_s: float = Field(5.0, ge=0.5, le=600, description="Ask the centre for the other gates' passages this often.")
+    claim_timeout_ms: float = Field(
+        300, ge=50, le=2000, description="Wait at most this for the centre, then for the peers, on a single-use pass."
+    )
+
+
 class StatusPageConfig(Section):
     enabled: bool = Field(True, description="Serve the technician's status page and /metrics.")
     host: str = Field("127.0.0.1", description="Address to listen on; anything but loopback needs a token.")
@@ -186,6 +207,7 @@ class KioskConfig(Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     sync: SyncConfig = Field(default_factory=SyncConfig)
     status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
+    venue: VenueConfig = Field(default_factory=VenueConfig)
     log: LogConfig = Field(default_factory=LogConfig)
 
     @model_validator(mode="after")

@@ -49,6 +49,13 @@ class Policy(Protocol):
     def decide(self, credential: Credential, subject_key: str | None, now: datetime) -> Decision: ...
 
 
+class SingleUseClaims(Protocol):
+    def claim(self, subject_key: str) -> str:
+        """Claim the first entry on a single-use pass across the venue's gates: "first", "used" or "unknown"
+        (neither the centre nor every peer could say, within a bound the guard does not notice)."""
+        ...
+
+
 class PassageHistory(Protocol):
     def last_accepted(self, subject_key: str, venue: str) -> tuple[str, float] | None:
         """(direction, wall time) of the subject's last accepted passage at `venue`, or None."""
@@ -77,6 +84,8 @@ class VenuePolicy:
     access: AccessList = field(default_factory=AccessList)
     gate: str = ""  # this kiosk's device id, for groups that may use some gates only
     strangers: str = "deny"  # access mode, a person not enrolled: "deny", "review" or "visitor"
+    claims: SingleUseClaims | None = None  # the venue's other gates and the centre (docs/venue-state.md)
+    single_use_offline: str = "accept"  # a single-use pass no one could confirm: "accept" (flagged later) or "review"
 
     def decide(self, credential: Credential, subject_key: str | None, now: datetime) -> Decision:
         if subject_key is not None and subject_key in self.denylist:
@@ -142,9 +151,17 @@ class VenuePolicy:
         holder = str(details.get("holder"))
         if holder != subject_key and (flagged := self._flagged(holder, now)) is not None:
             return flagged  # a single-use pass is recorded under its id: its holder's own entry still counts
-        used = details.get("single_use") and self.direction == "in" and subject_key is not None
-        if used and self.history is not None and self.history.entered(str(subject_key), self.venue):
+        if not (details.get("single_use") and self.direction == "in" and subject_key is not None):
+            return None
+        if self.history is not None and self.history.entered(subject_key, self.venue):
             return Decision(Outcome.DENY, "pass-used")
+        if self.claims is None:
+            return None
+        answer = self.claims.claim(subject_key)  # the one place a decision waits on others, bounded (300 ms each)
+        if answer == "used":
+            return Decision(Outcome.DENY, "pass-used")
+        if answer == "unknown" and self.single_use_offline == "review":
+            return Decision(Outcome.REVIEW, "pass-unconfirmed")
         return None
 
     def _passback(self, subject_key: str | None, now: datetime) -> Decision | None:

@@ -51,6 +51,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "wrong-venue": ("Thẻ này không dùng cho nơi này", "This pass is not for this place"),
     "pass-revoked": ("Thẻ đã bị thu hồi", "This pass has been revoked"),
     "pass-used": ("Vé này đã được sử dụng", "This pass has already been used"),
+    "pass-unconfirmed": WAIT_FOR_GUARD,
     "outside-hours": ("Ngoài giờ được phép vào", "Outside your permitted hours"),
     "wrong-gate": ("Vui lòng dùng cổng khác", "Please use another gate"),
     "access-expired": ("Quyền ra vào đã hết hạn", "Your access has expired"),

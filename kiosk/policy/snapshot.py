@@ -15,7 +15,7 @@ from kiosk.config import PolicyConfig
 from kiosk.credentials.trust import TrustStore
 from kiosk.credentials.verifier import Verifier
 from kiosk.policy.access import AccessList
-from kiosk.policy.decide import PassageHistory, VenuePolicy
+from kiosk.policy.decide import PassageHistory, SingleUseClaims, VenuePolicy
 from kiosk.policy.health import CertificateRules
 from kiosk.policy.statuslist import StatusList
 
@@ -30,6 +30,7 @@ class Bearings:
     venue: str = ""
     direction: str = "in"
     gate: str = ""  # the device id, as the access list names gates
+    claims: SingleUseClaims | None = None  # the venue's other gates and the centre, for single-use passes
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,4 +84,6 @@ def venue_policy(snapshot: Snapshot) -> VenuePolicy:
         access=snapshot.access,
         gate=bearings.gate,
         strangers=settings.strangers,
+        claims=bearings.claims,
+        single_use_offline=settings.single_use_offline,
     )

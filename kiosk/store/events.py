@@ -173,22 +173,32 @@ class EventStore:
         return max(0.0, clock.monotonic())
 
     def last_accepted(self, subject_key: str, venue: str) -> tuple[str, float] | None:
-        """(direction, wall time) of the subject's last accepted passage at `venue` recorded here."""
+        """(direction, wall time) of the subject's last accepted passage at `venue`, here or at the venue's other
+        gates (as far as they told this one, docs/venue-state.md); by wall time across gates, this one's first."""
         with self._failing("cannot read the last passage"):
-            row = self._db.execute(
+            own = self._db.execute(
                 "SELECT direction, wall_time FROM events WHERE subject_key = ? AND venue = ? AND decision = 'ACCEPT'"
                 " ORDER BY rowid DESC LIMIT 1",
                 [subject_key, venue],
             ).fetchone()
-        return None if row is None else (row[0], row[1])
+            peer = self._db.execute(
+                "SELECT direction, wall_time FROM venue_passages WHERE subject_key = ? AND venue = ?"
+                " ORDER BY wall_time DESC LIMIT 1",
+                [subject_key, venue],
+            ).fetchone()
+        last = own if peer is None or (own is not None and own[1] >= peer[1]) else peer
+        return None if last is None else (last[0], last[1])
 
     def entered(self, subject_key: str, venue: str) -> bool:
-        """Whether the subject was ever let in at `venue` (a single-use pass's use), as recorded here."""
+        """Whether the subject was let in at `venue` (a single-use pass's use): here, at another of the venue's
+        gates, or granted to another gate that claimed it first."""
         with self._failing("cannot read the passages"):
             row = self._db.execute(
-                "SELECT 1 FROM events WHERE subject_key = ? AND venue = ? AND decision = 'ACCEPT' AND direction = 'in'"
-                " LIMIT 1",
-                [subject_key, venue],
+                "SELECT 1 FROM events"
+                " WHERE subject_key = :k AND venue = :v AND decision = 'ACCEPT' AND direction = 'in'"
+                " UNION ALL SELECT 1 FROM venue_passages WHERE subject_key = :k AND venue = :v AND direction = 'in'"
+                " UNION ALL SELECT 1 FROM venue_claims WHERE subject_key = :k AND venue = :v LIMIT 1",
+                {"k": subject_key, "v": venue},
             ).fetchone()
         return row is not None
 

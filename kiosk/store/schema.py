@@ -76,3 +76,37 @@ def m004_visits(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX visits_unsent ON visits (opened_at) WHERE sent_at IS NULL")
+
+
+@migrations()
+def m005_venue(db: Database) -> None:
+    # The venue's other gates' passages and the single-use claims granted to them (docs/venue-state.md): with the
+    # kiosk's own events, the venue-wide history that anti-passback, single-use passes and occupancy read.
+    db.execute(
+        """
+        CREATE TABLE venue_passages (
+            event_id    TEXT PRIMARY KEY,
+            device_id   TEXT NOT NULL,
+            venue       TEXT NOT NULL,
+            subject_key TEXT NOT NULL,
+            direction   TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            wall_time   REAL NOT NULL,
+            kind        TEXT NOT NULL,
+            reason      TEXT NOT NULL,
+            received_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX venue_passages_subject ON venue_passages (subject_key, venue)")
+    db.execute("CREATE INDEX venue_passages_time ON venue_passages (wall_time)")
+    db.execute(
+        """
+        CREATE TABLE venue_claims (
+            subject_key TEXT NOT NULL,
+            venue       TEXT NOT NULL,
+            device_id   TEXT NOT NULL,
+            claimed_at  REAL NOT NULL,
+            PRIMARY KEY (subject_key, venue)
+        )
+        """
+    )

@@ -81,6 +81,24 @@ class CentralClient:
             raise Retryable("the server's answer is not a list of held visit ids")
         return held
 
+    def venue_passages(self, cursor: str) -> tuple[list[Any], str]:
+        """The venue's other gates' passages the centre received after `cursor` ("" for the last day), and the
+        cursor to ask from next (docs/venue-state.md)."""
+        answer = self._authorised("GET", "/api/v1/venue-passages", params={"after": cursor})
+        document = answer.json() if _is_json(answer) else None
+        if not isinstance(document, dict) or not isinstance(document.get("passages"), list):
+            raise Retryable("the venue-passages answer is not a list of passages")
+        return document["passages"], str(document.get("cursor") or cursor)
+
+    def claim(self, subject_key: str, timeout: float) -> tuple[bool, str | None]:
+        """Claim the first entry on a single-use pass at the centre: (first, the gate that has it if not)."""
+        answer = self._authorised("POST", "/api/v1/claims", json={"subject_key": subject_key}, timeout=timeout)
+        document = answer.json() if _is_json(answer) else None
+        if not isinstance(document, dict) or not isinstance(document.get("first"), bool):
+            raise Retryable("the claim answer is not a yes or no")
+        holder = document.get("device_id")
+        return document["first"], holder if isinstance(holder, str) else None
+
     def config(self, etag: str | None) -> tuple[dict[str, Any], str] | None:
         """The config document and its ETag, or None if unchanged since `etag`."""
         headers = {"If-None-Match": etag} if etag else {}
@@ -119,7 +137,10 @@ class CentralClient:
 
     def _authorised(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         for attempt in range(2):
-            headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self._bearer()}"}
+            headers = {
+                **kwargs.pop("headers", {}),
+                "Authorization": f"Bearer {self._bearer(kwargs.get('timeout', TIMEOUT))}",
+            }
             answer = self._send(method, path, headers=headers, **kwargs)
             if answer.status_code != 401 or attempt:
                 return _checked(answer)
@@ -127,21 +148,25 @@ class CentralClient:
             kwargs["headers"] = {k: v for k, v in headers.items() if k != "Authorization"}
         raise AssertionError("unreachable")
 
-    def _bearer(self) -> str:
+    def _bearer(self, timeout: float | tuple[float, float] = TIMEOUT) -> str:
         if self._token is None or time.monotonic() > self._token_until:
-            nonce = _checked(self._send("POST", "/api/v1/auth/challenge", json={"device_id": self.device_id}))
+            challenge = {"device_id": self.device_id}
+            nonce = _checked(self._send("POST", "/api/v1/auth/challenge", json=challenge, timeout=timeout))
             value = str(_object_with(nonce, "nonce")["nonce"])
             message = AUTH_CONTEXT + b"\n" + self.device_id.encode() + b"\n" + value.encode()
             signature = base64.b64encode(self.key.sign(message)).decode()
             body = {"device_id": self.device_id, "nonce": value, "signature": signature}
-            token = _object_with(_checked(self._send("POST", "/api/v1/auth/token", json=body)), "token")
+            token = _object_with(
+                _checked(self._send("POST", "/api/v1/auth/token", json=body, timeout=timeout)), "token"
+            )
             self._token = str(token["token"])
             self._token_until = time.monotonic() + float(token.get("expires_in", 900)) - 60
         return self._token
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
-            answer = self.session.request(method, self.server + path, timeout=TIMEOUT, verify=self.verify, **kwargs)
+            kwargs.setdefault("timeout", TIMEOUT)
+            answer = self.session.request(method, self.server + path, verify=self.verify, **kwargs)
         except requests.RequestException as exc:  # refused, reset, timeout, TLS, DNS: all mean "later"
             raise Retryable(f"{type(exc).__name__}: {exc}") from None
         self.server_time = _date(answer.headers.get("Date"))

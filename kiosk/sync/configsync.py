@@ -23,7 +23,13 @@ ETAG_FILE = "config.etag"
 ACCESS_ETAG_FILE = "access-list.etag"
 ACCESS_FILE = "access-list.json"
 POLICY_FILE = "policy.json"
-FILES = {"trust_list": "trust-list.json", "status_list": "status-list.json", "policy": POLICY_FILE}
+PEERS_FILE = "peers.json"
+FILES = {
+    "trust_list": "trust-list.json",
+    "status_list": "status-list.json",
+    "policy": POLICY_FILE,
+    "peers": PEERS_FILE,  # the venue's other gates and their device keys (docs/venue-state.md)
+}
 CONFIRM_EVERY = timedelta(hours=1)  # the ages that matter are in hours: no SD-card write on every poll
 
 
@@ -59,9 +65,10 @@ class Pulled:
     trust: TrustStore | None = None
     status: StatusList | None = None
     policy: dict[str, Any] | None = None  # the venue policy's settings, to lay over the config file's
+    peers: bool = False  # the venue's other gates changed (read from their file by whoever talks to them)
 
     def __bool__(self) -> bool:
-        return self.trust is not None or self.status is not None or self.policy is not None
+        return self.trust is not None or self.status is not None or self.policy is not None or self.peers
 
 
 def apply_config(state_dir: Path, document: dict[str, Any]) -> Pulled:
@@ -77,7 +84,7 @@ def apply_config(state_dir: Path, document: dict[str, Any]) -> Pulled:
             continue
         write_atomic(state_dir / name, json.dumps(value, ensure_ascii=False, sort_keys=True).encode())
         parsed[key] = usable
-    return Pulled(parsed.get("trust_list"), parsed.get("status_list"), parsed.get("policy"))
+    return Pulled(parsed.get("trust_list"), parsed.get("status_list"), parsed.get("policy"), "peers" in parsed)
 
 
 def status_version(state_dir: Path) -> int:
@@ -143,6 +150,10 @@ def _parsed(key: str, value: Any) -> TrustStore | StatusList | dict[str, Any] | 
             return TrustStore.from_json(value)
         if key == "status_list":
             return StatusList.from_json(value)
+        if key == "peers":
+            if not isinstance(value, list):
+                raise ValueError("peers must be a list")
+            return {"peers": value}
         if not isinstance(value, dict):
             raise ValueError("policy must be an object")
         return value
