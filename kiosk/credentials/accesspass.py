@@ -27,11 +27,11 @@ from datetime import datetime
 import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk.credentials.base import Credential, CredentialError, Kind
-from kiosk.credentials.base45 import b45decode, b45encode
+from kiosk.credentials.base import Credential, Kind
+from kiosk.credentials.base45 import b45encode
 from kiosk.credentials.context import VerifyContext
-from kiosk.credentials.cose import EDDSA, CoseError, loads_cbor, parse_sign1, sign1_eddsa
-from kiosk.credentials.passes import epoch_time
+from kiosk.credentials.cose import sign1_eddsa
+from kiosk.credentials.passes import epoch_time, open_signed
 from kiosk.credentials.plain import plain_problem
 
 PREFIX = "AC1:"
@@ -85,13 +85,7 @@ def parse_access_pass(text: str, ctx: VerifyContext) -> Credential | None:
     """An access pass, verified against `ctx`; None if `text` is not one, CredentialError if unreadable."""
     if not text.startswith(PREFIX):
         return None
-    try:
-        sign1 = parse_sign1(b45decode(text[len(PREFIX) :]))
-        claims = _claims(loads_cbor(sign1.payload))
-    except (ValueError, CoseError) as exc:
-        raise CredentialError(Kind.ACCESS_PASS, "malformed", str(exc)) from None
-    key = ctx.trust.pass_keys.get(sign1.kid) if sign1.kid else None
-    signature = "unknown-key" if key is None else "valid" if sign1.alg == EDDSA and sign1.verify(key) else "invalid"
+    claims, signature = open_signed(text[len(PREFIX) :], Kind.ACCESS_PASS, _claims, ctx)
     expiry = "not-yet-valid" if ctx.now < claims.valid_from else "expired" if ctx.now > claims.valid_until else "ok"
     return Credential(
         Kind.ACCESS_PASS,

@@ -16,9 +16,10 @@ docs/pass-format.md; `issue_pass` is what the central server calls, `parse_pass`
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -29,6 +30,7 @@ from kiosk.credentials.context import VerifyContext
 from kiosk.credentials.cose import EDDSA, CoseError, loads_cbor, parse_sign1, sign1_eddsa
 from kiosk.credentials.plain import plain_problem
 
+T = TypeVar("T")
 PREFIX = "HD1:"
 STATUSES = ("green", "yellow", "red")
 _KEY = re.compile(r"[0-9a-f]{32}")
@@ -65,13 +67,7 @@ def parse_pass(text: str, ctx: VerifyContext) -> Credential | None:
     """A declaration pass, verified against `ctx`; None if `text` is not one, CredentialError if unreadable."""
     if not text.startswith(PREFIX):
         return None
-    try:
-        sign1 = parse_sign1(b45decode(text[len(PREFIX) :]))
-        claims = _claims(loads_cbor(sign1.payload))
-    except (ValueError, CoseError) as exc:
-        raise CredentialError(Kind.PASS, "malformed", str(exc)) from None
-    key = ctx.trust.pass_keys.get(sign1.kid) if sign1.kid else None
-    signature = "unknown-key" if key is None else "valid" if sign1.alg == EDDSA and sign1.verify(key) else "invalid"
+    claims, signature = open_signed(text[len(PREFIX) :], Kind.PASS, _claims, ctx)
     expiry = "not-yet-valid" if ctx.now < claims.declared_at else "expired" if ctx.now > claims.expires_at else "ok"
     return Credential(
         Kind.PASS,
@@ -83,6 +79,19 @@ def parse_pass(text: str, ctx: VerifyContext) -> Credential | None:
         health=(Health("declaration", claims.declared_at, status=claims.status),),
         details={"status": claims.status, "issuer": claims.issuer, "expires_at": claims.expires_at.isoformat()},
     )
+
+
+def open_signed(body: str, kind: Kind, read: Callable[[object], T], ctx: VerifyContext) -> tuple[T, str]:
+    """The claims `read` makes of a pass's signed payload (base45 of a COSE_Sign1 by a key of `pass_keys`), and the
+    signature's state: "valid", "invalid" or "unknown-key". CredentialError (malformed) if it does not read."""
+    try:
+        sign1 = parse_sign1(b45decode(body))
+        claims = read(loads_cbor(sign1.payload))
+    except (ValueError, CoseError) as exc:
+        raise CredentialError(kind, "malformed", str(exc)) from None
+    key = ctx.trust.pass_keys.get(sign1.kid) if sign1.kid else None
+    signature = "unknown-key" if key is None else "valid" if sign1.alg == EDDSA and sign1.verify(key) else "invalid"
+    return claims, signature
 
 
 def _claims(payload: object) -> PassClaims:
