@@ -337,6 +337,14 @@ def test_a_factory_day(day: dict[str, Any]) -> None:
     visitors = evening.of("visitor")
     assert [(v.visit.host, v.visit.id_tail) for v in visitors if v.visit] == [("Kho", "9876")]  # Dũng, not Hà
     assert [p.groups for p in evening.of("enrolled")] == [("ca-ngay",)]  # An is inside
+    # The main entrance counts who is inside from every gate's passages: An, Dũng and the three tickets' holders.
+    desk = main.kiosk.status_page if main.kiosk is not None else None
+    assert desk is not None
+    deadline, occupancy = time.monotonic() + 15, None
+    while time.monotonic() < deadline and occupancy != 5:
+        occupancy = requests.get(f"http://127.0.0.1:{desk.port}/status.json", timeout=5).json()["occupancy"]
+        time.sleep(0.2)
+    assert occupancy == 5
 
 
 def _count(gate: Gate) -> int:

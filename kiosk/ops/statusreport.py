@@ -19,12 +19,14 @@ from kiosk import __version__
 from kiosk.camera import FrameGrabber
 from kiosk.clock import Clock
 from kiosk.config import KioskConfig
+from kiosk.errors import StoreError
 from kiosk.metrics import LoopCopy, LoopMetrics, percentiles
 from kiosk.policy import Outcome
 from kiosk.policy.snapshot import Snapshot
 from kiosk.published import Published
 from kiosk.store import EventStore
 from kiosk.store.salvage import Recovery
+from kiosk.store.venuebook import VenueBook
 from kiosk.sync.identity import NotEnrolled, load_enrolment
 from kiosk.sync.worker import SyncStats
 
@@ -107,7 +109,19 @@ def heartbeat(kiosk: KioskView, store: EventStore) -> dict[str, Any]:
         "version": __version__,
         "boot_id": kiosk.clock.boot_id,
         "uptime_s": round(uptime),
+        "occupancy": occupancy_today(kiosk.config),
     }
+
+
+def occupancy_today(config: KioskConfig) -> int | None:
+    """How many are inside the venue now, as this gate knows it (its passages and its venue's other gates' since
+    local midnight, docs/venue-state.md); None if the store cannot say."""
+    local = time.localtime()
+    midnight = time.mktime((local.tm_year, local.tm_mon, local.tm_mday, 0, 0, 0, 0, 0, -1))
+    try:
+        return VenueBook(config.database_path, config.device.id, config.device.venue).occupancy(midnight)
+    except StoreError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -160,6 +174,7 @@ def gather_status(kiosk: KioskView, fps: float, last_frame_at: float | None) -> 
         "decision_ms": percentiles(copy.decision_ms),
         "errors": {"store": copy.store_errors, "frames": copy.handler_errors},
         "recent": [_recent(row) for row in facts.recent],
+        "occupancy": occupancy_today(kiosk.config),
         "store": {
             "events": facts.events,
             "unsent": facts.unsent,
