@@ -23,6 +23,7 @@ from kiosk.hardware.gate import GateRelay
 from kiosk.hardware.gpio import GpioFeedback, GpioPins
 from kiosk.hardware.inputs import GateInputs
 from kiosk.hardware.webhook import WebhookFeedback
+from kiosk.loop import _Review
 
 
 def test_a_fail_safe_lock_is_energised_while_running_and_released_to_open(mock_factory):
@@ -150,7 +151,7 @@ def test_the_guard_accepts_a_review_within_the_timeout_only(tmp_path: Path):
         assert recorder.committed_first == [True, True]
         kiosk.loop.commands.put(Command("guard-accept", time.monotonic()))
         assert kiosk.loop.take_commands() == []  # nothing left waiting for the guard
-        kiosk.loop._review = (review, time.monotonic())
+        kiosk.loop._review = _Review(review, time.monotonic(), None)
         kiosk.loop.commands.put(Command("guard-accept", time.monotonic() + 31))  # too late: the person has gone
         assert kiosk.loop.take_commands() == []
     finally:

@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Sequence
 
+from zeroconf import Error as ZeroconfError
 from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, ServiceStateChange, Zeroconf
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,13 @@ class Directory:
                 properties={"venue": self.venue, "device": self.device_id},
                 server=f"{self.device_id}.local.",
             )
-            zc.register_service(info)
-            self._browser = ServiceBrowser(zc, SERVICE, handlers=[self._changed])
             self._zeroconf = zc
-        except (OSError, ValueError) as exc:
-            log.warning("mDNS unavailable (%s): the venue's other gates are reached at venue.peers only", exc)
+            # A device id is unique (the centre gives it): no probing for a name conflict, so that announcing
+            # costs one packet, not seconds of probes on a busy gate.
+            zc.register_service(info, cooperating_responders=True)
+            self._browser = ServiceBrowser(zc, SERVICE, handlers=[self._changed])
+        except (OSError, ValueError, ZeroconfError) as exc:
+            log.warning("mDNS unavailable (%r): the venue's other gates are reached at venue.peers only", exc)
 
     def close(self) -> None:
         zc, self._zeroconf = self._zeroconf, None

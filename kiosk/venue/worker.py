@@ -95,6 +95,8 @@ class VenueWorker:
                     next_purge = now + PURGE_EVERY_S
             except StoreError as exc:
                 self._throttle.error("venue-store", "venue passages not kept: %s", exc)
+            except Exception:  # a bug must not end the venue thread: logged, and the next round tries again
+                self._throttle.error("venue-round", "venue round failed; retrying", exc_info=True)
             self._wake.wait(max(0.0, min(self.pull_s, next_pull - time.monotonic())))
             self._wake.clear()
 
