@@ -36,7 +36,15 @@ class Directory:
             return sorted(set(self._static) | set(self._found.values()))
 
     def announce(self, port: int, interfaces: Sequence[str] | None = None, address: str | None = None) -> None:
-        """Announce this gate and look for the others (mDNS); a network without multicast only logs a warning."""
+        """Announce this gate and look for the others (mDNS); a network without multicast only logs a warning.
+
+        Done in a thread of its own: zeroconf takes over an asyncio loop it finds running in the calling thread
+        (another library's, never run for it), so it is started where no loop runs and keeps its own."""
+        starter = threading.Thread(target=self._announce, args=(port, interfaces, address), name="mdns", daemon=True)
+        starter.start()
+        starter.join(timeout=15)
+
+    def _announce(self, port: int, interfaces: Sequence[str] | None, address: str | None) -> None:
         try:
             zc = Zeroconf(interfaces=list(interfaces) if interfaces else None, ip_version=IPVersion.V4Only)  # type: ignore[arg-type]
             host = address or _own_address()
