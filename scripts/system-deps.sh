@@ -6,10 +6,11 @@
 #   python3-venv to create .venv (Debian splits ensurepip out of python3)
 #   alsa-utils   aplay, which plays the prompts
 #   fonts-dejavu-core  a font with Vietnamese glyphs for the result screen
+#   gcc linux-libc-dev python3-dev  to build evdev (the keyboard-wedge scanner) from its source
 set -eu
 
 missing=""
-for pkg in libzbar0 espeak-ng python3-venv alsa-utils fonts-dejavu-core "$@"; do
+for pkg in libzbar0 espeak-ng python3-venv alsa-utils fonts-dejavu-core gcc linux-libc-dev python3-dev "$@"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         missing="$missing $pkg"
     fi
