@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from kiosk.builders import build_chain, build_source, load_access, load_status, load_trust
+from kiosk.builders import build_chain, build_scanners, build_source, load_access, load_status, load_trust, source_kind
 from kiosk.camera import FrameGrabber, FrameSource
 from kiosk.clock import Clock, SystemClock
 from kiosk.commands import Command
@@ -30,6 +30,8 @@ from kiosk.ops.supervise import Supervisor
 from kiosk.outputs import build_outputs
 from kiosk.policy.snapshot import Bearings, Snapshot
 from kiosk.published import Published
+from kiosk.scanner.framing import Scan
+from kiosk.scanner.reader import ScannerThread
 from kiosk.secrets import load_or_create_secret
 from kiosk.store import EventStore
 from kiosk.store.retention import Retention
@@ -69,9 +71,12 @@ class Kiosk:
     started: float = field(default_factory=time.monotonic)
     store_recovery: Recovery | None = None  # a damaged database found at start, set aside and salvaged
     venue: VenueLink | None = None  # the venue's other gates (docs/venue-state.md)
+    scanners: list[ScannerThread] = field(default_factory=list)  # scanner modules beside the camera
 
     def start(self) -> None:
         self.grabber.start()
+        for scanner in self.scanners:
+            scanner.start()
         if self.sync is not None:
             self.sync.start()
         if self.venue is not None:
@@ -92,6 +97,8 @@ class Kiosk:
         finally:
             try:
                 self.grabber.stop()
+                for scanner in self.scanners:
+                    scanner.stop()
                 if self.sync is not None:
                     self.sync.stop()
                 if self.venue is not None:
@@ -133,6 +140,8 @@ def assemble(
     source = source or build_source(config.camera.source, config.camera)
     lockstep = (not config.camera.realtime and not source.live) if lockstep is None else lockstep
     grabber = FrameGrabber(source, lockstep=lockstep, reopen_s=config.camera.reopen_s, clock=clock.monotonic)
+    scans: queue.SimpleQueue[Scan] = queue.SimpleQueue()
+    scanners = build_scanners(config.scanners, partial(_hand_over, scans, grabber))
     reader = FrameReader(build_chain(config.decode))
     keyer = SubjectKeyer(load_or_create_secret(config.secret_path))
     commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
@@ -154,7 +163,7 @@ def assemble(
     tap = FrameTap() if config.status_page.enabled else None  # what the status page shows of the camera
     doorbell = threading.Event()  # rung by the loop after each commit, so that sync uploads at once
     sync_status = Published(SyncStats()) if syncing else None
-    readings = Readings(config, grabber, metrics, lists, sync_status, clock, time.monotonic(), recovery)
+    readings = Readings(config, grabber, metrics, lists, sync_status, clock, time.monotonic(), recovery, scanners)
     on_tick = Supervisor(notifier, readings, store).tick if notifier is not None else _nothing
     debounce = config.debounce
     loop = ScanLoop(
@@ -173,12 +182,14 @@ def assemble(
         clock=clock,
         gate=Gate(config.device.id, config.device.venue, config.device.direction),
         metrics=metrics,
-        stall_s=config.camera.stall_s,
+        stall_s=0 if source_kind(config.camera.source) == "none" else config.camera.stall_s,
         commands=commands,
         review_timeout_s=config.feedback.gpio.review_timeout_s,
         on_frame=chain_observers(outputs.screen.frame if outputs is not None and outputs.screen else None, tap),
         after_commit=_ring(doorbell.set if syncing else None, venue.wake if venue is not None else None),
         on_tick=on_tick,
+        scans=scans,
+        scan_debouncer=Debouncer(debounce.cooldown_s),  # a scanner reads a code once: no frames to confirm in
     )
     page = StatusPage(config.status_page, readings, tap=tap, commands=commands) if tap is not None else None
     sync = None
@@ -196,12 +207,31 @@ def assemble(
             status=sync_status,
         )
     return Kiosk(
-        config, grabber, loop, store, feedback, clock, lists, metrics, sync, page, readings.started, recovery, venue
+        config,
+        grabber,
+        loop,
+        store,
+        feedback,
+        clock,
+        lists,
+        metrics,
+        sync,
+        page,
+        readings.started,
+        recovery,
+        venue,
+        scanners,
     )
 
 
 def _nothing() -> None:
     pass
+
+
+def _hand_over(scans: queue.SimpleQueue[Scan], grabber: FrameGrabber, scan: Scan) -> None:
+    """A scanner's code to the loop, which is woken from its wait for a frame to take it at once."""
+    scans.put(scan)
+    grabber.wake()
 
 
 def _ring(*bells: Callable[[], None] | None) -> Callable[[], None]:

@@ -6,17 +6,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from kiosk.camera import FrameSource
 from kiosk.config import CameraConfig, DecodeConfig
 from kiosk.config.model import DecoderName
+from kiosk.config.readers import ScannerConfig
 from kiosk.credentials.trust import TrustListError, TrustStore
 from kiosk.decode import Decoder, DecoderChain
 from kiosk.errors import KioskError
 from kiosk.policy.access import AccessList, AccessListError
 from kiosk.policy.statuslist import StatusList, StatusListError
+from kiosk.scanner.framing import Framer
+from kiosk.scanner.reader import Port, ScannerThread, ScanSink
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +29,16 @@ class HardwareError(KioskError, RuntimeError):
     """A configured output or decoder cannot be used on this machine."""
 
 
-SourceKind = Literal["picamera2", "device", "stream", "images", "video"]
+SourceKind = Literal["picamera2", "device", "stream", "images", "video", "none"]
 
 
 def source_kind(spec: str) -> SourceKind:
     """What `camera.source` names: "picamera2", a device (an index or /dev/video*), a stream URL, an image folder
-    or a video file. The one place the spec is read; `SOURCES` builds each kind."""
+    or a video file, or "none" (scanners only). The one place the spec is read; `SOURCES` builds each kind."""
     if spec == "picamera2":
         return "picamera2"
+    if spec == "none":
+        return "none"
     if spec.isdigit() or spec.startswith("/dev/"):
         return "device"
     if "://" in spec:
@@ -57,6 +63,12 @@ def _opencv(spec: str, camera: CameraConfig) -> FrameSource:
     return OpenCVSource(spec, width=camera.width, height=camera.height, fps=camera.fps)
 
 
+def _none(spec: str, camera: CameraConfig) -> FrameSource:
+    from kiosk.camera.nocamera import NoCamera
+
+    return NoCamera()
+
+
 def _images(spec: str, camera: CameraConfig) -> FrameSource:
     from kiosk.camera.files import ImageFolderSource
 
@@ -75,6 +87,7 @@ SOURCES: dict[SourceKind, Callable[[str, CameraConfig], FrameSource]] = {
     "stream": _opencv,
     "images": _images,
     "video": _video,
+    "none": _none,
 }
 
 
@@ -173,3 +186,29 @@ def load_status(path: Path) -> StatusList:
     except StatusListError as exc:
         log.error("%s; deciding without a status list until it is replaced", exc)
         return StatusList()
+
+
+def build_scanners(scanners: list[ScannerConfig], sink: ScanSink) -> list[ScannerThread]:
+    """One thread per configured scanner module, each handing its whole codes to `sink`; started by the kiosk."""
+    threads = []
+    for number, scanner in enumerate(scanners, 1):
+        framer = Framer(
+            scanner.source, terminator=scanner.end_bytes, gap_s=scanner.gap_ms / 1000, max_bytes=scanner.max_bytes
+        )
+        opener = _scanner_opener(scanner)
+        name = f"{scanner.source} {number} ({scanner.device})"
+        threads.append(ScannerThread(name, opener, framer, sink, reopen_s=scanner.reopen_s))
+    return threads
+
+
+def _scanner_opener(scanner: ScannerConfig) -> Callable[[], Port]:
+    if scanner.kind == "serial":
+        from kiosk.scanner.serialport import serial_opener
+
+        return serial_opener(scanner.device, scanner.baud)
+    try:
+        from kiosk.scanner.hid import hid_opener
+        from kiosk.scanner.keymap import KeyDecoder
+    except ImportError as exc:
+        raise HardwareError(f"keyboard scanners need evdev ({exc}): pip install 'kiosk[readers]'") from exc
+    return hid_opener(scanner.device, partial(KeyDecoder, scanner.layout, scanner.suffix, scanner.end_bytes))

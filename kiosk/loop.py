@@ -1,5 +1,8 @@
 """The frame loop: frame -> codes -> new passages -> credential -> decision -> committed event -> feedback.
 
+Codes from scanner modules join the same path after the decoders: debounce (their own: a scanner reads once,
+not in every frame), credential, decision, commit, feedback.
+
 It is handed every seam and builds nothing itself. The order inside `_handle` is the kiosk's central promise:
 the event is committed to the store before feedback is called, so an opened gate always has a record; if the
 commit fails, the gate stays shut and the fault is signalled instead.
@@ -34,6 +37,7 @@ from kiosk.logs import Throttle
 from kiosk.metrics import LoopMetrics
 from kiosk.policy.snapshot import Snapshot
 from kiosk.published import Published
+from kiosk.scanner.framing import Scan
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +96,8 @@ class ScanLoop:
         on_frame: Callable[[Frame, ChainResult], None] | None = None,
         after_commit: Callable[[], None] = lambda: None,
         on_tick: Callable[[], None] = lambda: None,
+        scans: queue.SimpleQueue[Scan] | None = None,
+        scan_debouncer: Debouncer | None = None,
     ) -> None:
         self.frames = frames
         self.reader = reader
@@ -110,6 +116,8 @@ class ScanLoop:
         self.on_tick = on_tick  # after every frame processed: feeds systemd's watchdog
         self.commands: queue.SimpleQueue[Command] = commands or queue.SimpleQueue()  # buttons, from gpiozero
         self.review_timeout_s = review_timeout_s
+        self.scans: queue.SimpleQueue[Scan] = scans or queue.SimpleQueue()  # from the scanner threads
+        self.scan_debouncer = scan_debouncer or Debouncer(debouncer.cooldown_s)
         self._review: _Review | None = None  # the last REVIEW, for the guard's button and page
 
     def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
@@ -123,6 +131,7 @@ class ScanLoop:
         watch = _Watch(self.stall_s)
         while not stop.is_set():
             self.take_commands()
+            self.take_scans()
             frame = self.frames.next(timeout=0.2)
             if frame is None:
                 if self.frames.exhausted:
@@ -166,7 +175,7 @@ class ScanLoop:
         events = []
         for digest in self.debouncer.feed(self.clock.monotonic(), by_digest):
             try:
-                event = self._handle(by_digest[digest], frame)
+                event = self._handle(by_digest[digest], frame.captured)
             except Exception as exc:  # one person's code must not cost the others in the same frame their passage
                 if _fatal(exc):
                     raise
@@ -179,8 +188,48 @@ class ScanLoop:
                 events.append(event)
         return events
 
-    def _handle(self, code: Code, frame: Frame) -> Event | Literal[_Failed.NOT_RECORDED] | None:
-        """The committed event for `code`; None for a part of a multi-part code; _NOT_RECORDED on failure."""
+    def take_scans(self) -> list[Event]:
+        """Act on the codes the scanners read since the last frame; returns the events committed for them."""
+        events: list[Event] = []
+        while True:
+            try:
+                scan = self.scans.get_nowait()
+            except queue.Empty:
+                return events
+            try:
+                event = self._scanned(scan)
+            except Exception as exc:  # as for a frame: one scan must not stop the gate
+                if _fatal(exc):
+                    raise
+                self.metrics.handler_errors += 1
+                self._throttle.error("scan", "handling a scanned code failed", exc_info=True)
+                continue
+            if event is not None and event is not _NOT_RECORDED:
+                events.append(event)
+
+    def _scanned(self, scan: Scan) -> Event | Literal[_Failed.NOT_RECORDED] | None:
+        """One scanner's code through debounce and `_handle`; a refused one (cut short, too long, not UTF-8) is
+        recorded and signalled as a refusal, with no credential read from it."""
+        if scan.text is None:
+            reason = scan.problem or "scan-garbled"
+            event = self._event(Kind.UNKNOWN.value, None, "DENY", reason, scan.source)
+            latency_ms = (self.clock.monotonic() - scan.at) * 1000
+            stored = self._commit(replace(event, latency_ms=round(latency_ms, 3)))
+            if stored is not _NOT_RECORDED:
+                self.metrics.decision(stored.decision, latency_ms)
+            return stored
+        code = Code(scan.text.encode("utf-8"), scan.text, scan.source)
+        digest = payload_digest(code.digest_source)
+        if not self.scan_debouncer.feed(self.clock.monotonic(), [digest]):
+            return None  # the same code again within the cooldown: a scanner in presentation mode re-reads it
+        handled = self._handle(code, scan.at)
+        if handled is _NOT_RECORDED:
+            self.scan_debouncer.retract(digest)
+        return handled
+
+    def _handle(self, code: Code, captured: float) -> Event | Literal[_Failed.NOT_RECORDED] | None:
+        """The committed event for `code`, seen (or its last keystroke received) at monotonic `captured`; None
+        for a part of a multi-part code; _NOT_RECORDED on failure."""
         lists = self.lists.current  # one snapshot for the whole decision, whatever sync publishes meanwhile
         now = lists.verifier.now()
         credential = self._read(code, lists.verifier, now)
@@ -188,11 +237,11 @@ class ScanLoop:
             return None  # one QR of a card split over several: the card is decided when all are in
         subject_key = self.keyer.key_of(credential)
         decision = lists.policy.decide(credential, subject_key, now)
-        latency_ms = (self.clock.monotonic() - frame.captured) * 1000
+        latency_ms = (self.clock.monotonic() - captured) * 1000
         event = self._event(credential.kind.value, subject_key, decision.outcome, decision.reason, code.decoder)
         stored = self._commit(replace(event, latency_ms=round(latency_ms, 3)))
         if stored is not _NOT_RECORDED:
-            self.metrics.decision(stored.decision, (self.clock.monotonic() - frame.captured) * 1000)
+            self.metrics.decision(stored.decision, (self.clock.monotonic() - captured) * 1000)
             if stored.decision == "REVIEW":
                 self._review = _Review(stored, self.clock.monotonic(), _tail(credential))
                 visitor = stored.reason == "visitor"  # the guard's page shows who waits (one reference swapped)
@@ -325,8 +374,8 @@ class _Watch:
         self._reported = False
 
     def stalled(self) -> bool:
-        """True once per stall, when no frame has come for `stall_s`."""
-        if self._reported or time.monotonic() - self._last_frame < self.stall_s:
+        """True once per stall, when no frame has come for `stall_s` (0: no camera, never)."""
+        if self.stall_s <= 0 or self._reported or time.monotonic() - self._last_frame < self.stall_s:
             return False
         self._reported = True
         return True

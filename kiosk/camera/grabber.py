@@ -47,6 +47,7 @@ class FrameGrabber:
         self._clock = clock
         self._slot: Frame | None = None
         self._ended = False
+        self._woken = False
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
@@ -74,13 +75,20 @@ class FrameGrabber:
             log.error("%s: still blocked in a read; closing it is left to the process exit", self.source.name)
 
     def next(self, timeout: float) -> Frame | None:
-        """The newest frame not yet taken, waiting up to `timeout` seconds; None if there is none."""
+        """The newest frame not yet taken, waiting up to `timeout` seconds (or until `wake`); None if none."""
         with self._cond:
-            if self._slot is None and not self._ended:
+            if self._slot is None and not self._ended and not self._woken:
                 self._cond.wait(timeout)
+            self._woken = False
             frame, self._slot = self._slot, None
             self._cond.notify_all()
             return frame
+
+    def wake(self) -> None:
+        """End the loop's wait for a frame now: a scanner has handed it a code (thread-safe)."""
+        with self._cond:
+            self._woken = True
+            self._cond.notify_all()
 
     @property
     def live(self) -> bool:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from kiosk.errors import KioskError
 
 _TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\s\"]+?)\s*\]\s*(#.*)?$")
+_ARRAY = re.compile(r"^\s*\[\[\s*([A-Za-z0-9_.\-\s\"]+?)\s*\]\]\s*(#.*)?$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\"\s]+?)\s*=")
 
 
@@ -43,11 +44,14 @@ def key_lines(text: str) -> dict[tuple[str, ...], int]:
     """Map each dotted key path of a TOML text to its 1-based line (tables and simple keys)."""
     lines: dict[tuple[str, ...], int] = {}
     table: tuple[str, ...] = ()
+    arrays: dict[tuple[str, ...], int] = {}  # [[scanners]]: how many seen, so keys get pydantic's index
     for number, line in enumerate(text.splitlines(), start=1):
-        if line.lstrip().startswith("[["):
-            table = ()  # arrays of tables are not used in kiosk.toml; do not guess
-            continue
-        if match := _TABLE.match(line):
+        if match := _ARRAY.match(line):
+            name = _split(match.group(1))
+            arrays[name] = arrays.get(name, -1) + 1
+            table = (*name, str(arrays[name]))
+            lines.setdefault(table, number)
+        elif match := _TABLE.match(line):
             table = _split(match.group(1))
             lines.setdefault(table, number)
         elif match := _KEY.match(line):

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from kiosk.config.errors import ConfigError, ConfigProblem, problems_from_validation
 from kiosk.config.outputs import FeedbackConfig
+from kiosk.config.readers import ScannerConfig
 from kiosk.config.section import Section
 
 DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
@@ -35,7 +36,8 @@ class CameraConfig(Section):
     source: str = Field(
         "picamera2",
         min_length=1,
-        description="picamera2, a device index or /dev/videoN, an rtsp:// URL, a video file or an image folder.",
+        description="picamera2, a device index or /dev/videoN, an rtsp:// URL, a video file, an image folder, or"
+        " none (codes come from scanners only).",
     )
     width: int = Field(640, ge=160, le=3840, description="Frame width in pixels (picamera2: the lores stream).")
     height: int = Field(480, ge=120, le=2160, description="Frame height in pixels.")
@@ -200,6 +202,7 @@ class KioskConfig(Section):
     device: DeviceConfig = Field(default_factory=DeviceConfig)
     camera: CameraConfig = Field(default_factory=CameraConfig)
     decode: DecodeConfig = Field(default_factory=DecodeConfig)
+    scanners: list[ScannerConfig] = Field([], max_length=4, description="2-D scanner modules beside the camera.")
     debounce: DebounceConfig = Field(default_factory=DebounceConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
@@ -215,6 +218,12 @@ class KioskConfig(Section):
         roi, scale = self.decode.roi, self.decode.downscale
         if roi is not None and min(roi.width * self.camera.width, roi.height * self.camera.height) * scale < _MIN_VIEW:
             raise ValueError(f"decode.roi with decode.downscale leaves under {_MIN_VIEW} pixels: no code fits")
+        return self
+
+    @model_validator(mode="after")
+    def _something_reads(self) -> KioskConfig:
+        if self.camera.source == "none" and not self.scanners:
+            raise ValueError('camera.source = "none" needs a [[scanners]] entry: nothing would read codes')
         return self
 
     @property

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from kiosk.metrics import LoopCopy, LoopMetrics, percentiles
 from kiosk.policy import Outcome
 from kiosk.policy.snapshot import Snapshot
 from kiosk.published import Published
+from kiosk.scanner.reader import ScannerThread
 from kiosk.store import EventStore
 from kiosk.store.salvage import Recovery
 from kiosk.store.venuebook import VenueBook
@@ -61,6 +63,9 @@ class KioskView(Protocol):
     @property
     def store_recovery(self) -> Recovery | None: ...
 
+    @property
+    def scanners(self) -> Sequence[ScannerThread]: ...
+
 
 @dataclass(frozen=True)
 class Readings:
@@ -75,6 +80,7 @@ class Readings:
     clock: Clock
     started: float
     store_recovery: Recovery | None
+    scanners: Sequence[ScannerThread] = ()
 
 
 def store_state(kiosk: KioskView, copy: LoopCopy | None = None) -> dict[str, Any]:
@@ -110,7 +116,18 @@ def heartbeat(kiosk: KioskView, store: EventStore) -> dict[str, Any]:
         "boot_id": kiosk.clock.boot_id,
         "uptime_s": round(uptime),
         "occupancy": occupancy_today(kiosk.config),
+        "scanners": scanner_state(kiosk),
     }
+
+
+def scanner_state(kiosk: KioskView) -> list[dict[str, Any]]:
+    """Each scanner module: plugged in now, codes read and refused, times it went away, its last error."""
+    return [
+        {"name": scanner.name}
+        | {k: getattr(scanner.stats, k) for k in ("connected", "scans", "refused")}
+        | {"disconnects": scanner.stats.disconnects, "last_error": scanner.stats.last_error}
+        for scanner in kiosk.scanners
+    ]
 
 
 def occupancy_today(config: KioskConfig) -> int | None:
@@ -169,6 +186,7 @@ def gather_status(kiosk: KioskView, fps: float, last_frame_at: float | None) -> 
             "failures": stats.failures,
             "last_frame_age_s": None if last_frame_at is None else round(max(0.0, mono - last_frame_at), 2),
         },
+        "scanners": scanner_state(kiosk),
         "decode": {"codes": copy.codes, "frames_with_code": copy.frames_with_code, "ms": percentiles(copy.decode_ms)},
         "decisions": {o.value: copy.decisions.get(o.value, 0) for o in Outcome} | copy.decisions,
         "decision_ms": percentiles(copy.decision_ms),

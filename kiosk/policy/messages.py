@@ -59,6 +59,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "visitor": ("Khách vui lòng đăng ký với bảo vệ", "Visitors please register with the guard"),
     "guard-accepted": ENTER,
     "exit-button": ("Tạm biệt", "Goodbye"),
+    "scan-incomplete": ("Chưa đọc hết mã, vui lòng quét lại", "The code was cut off, please scan again"),
+    "scan-too-long": INVALID,
+    "scan-garbled": ("Không đọc được mã, vui lòng quét lại", "The code could not be read, please scan again"),
+    "panel-decides": ("Vui lòng chờ", "Please wait"),
+    "panel-granted": ENTER,
+    "panel-denied": REFUSED,
 }
 
 
