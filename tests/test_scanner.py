@@ -22,6 +22,8 @@ import pytest
 from conftest import CCCD_AN
 from evdev import ecodes
 from fakes.evdevpipe import PipeEventDevice, keystrokes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_loop import Recorder, config_for
 
 from kiosk.app import assemble
@@ -360,3 +362,24 @@ def test_config_names_what_is_wrong_with_a_scanner():
     assert str(caught.value) == "kiosk.toml:6: scanners.1.kind: Input should be 'hid' or 'serial' (got \"usb\")"
     config = parse_config('[[scanners]]\nkind = "hid"\ndevice = "name:Honeywell"\nlayout = "de"\nsuffix = "tab"\n')
     assert (config.scanners[0].source, config.scanners[0].end_bytes) == ("scanner-hid", b"\r")
+
+
+@given(chunks=st.lists(st.binary(max_size=300), max_size=40), gap=st.floats(0.02, 1.0))
+@settings(max_examples=200, deadline=None)
+def test_no_byte_stream_makes_the_framer_raise_or_keep_more_than_its_limit(chunks, gap):
+    framer = Framer("scanner-serial", gap_s=gap, max_bytes=256)
+    now = 0.0
+    for chunk in chunks:
+        now += 0.01
+        for scan in framer.feed(chunk, now):
+            assert (scan.text is None) != (scan.problem is None)
+            assert scan.text is None or len(scan.text.encode()) <= 256
+        assert len(framer._buffer) <= 256
+
+
+@given(events=st.lists(st.tuples(st.integers(0, 255), st.integers(0, 2)), max_size=200))
+@settings(max_examples=200, deadline=None)
+def test_no_key_sequence_makes_the_key_decoder_raise(events):
+    keys = KeyDecoder("fr", "enter")
+    for code, value in events:
+        assert isinstance(keys.key(code, value), bytes)
