@@ -118,12 +118,24 @@ def test_windows_are_the_venues_local_time_whatever_zone_the_kiosks_clock_gives(
         ({"groups": [{"id": "1", "name": "x"}]}, "groups[0]: needs an integer 'id'"),
         ({"groups": [{"id": 1, "name": "x", "gates": "gate-east"}]}, "groups[0].gates"),
         ({"issued_at": "yesterday"}, "issued_at"),
+        ({"badges": {STRANGER: "12"}}, "badges: 'dddddddddddddddddddddddddddddddd' is not a subject key in 'people'"),
+        ({"badges": {ANNA: 12}}, f"badges[{ANNA}]: must be a badge number of 1 to 20 digits, as text"),
+        ({"badges": {ANNA: "１２"}}, "must be a badge number"),
+        ({"badges": []}, "'badges' must be an object"),
     ],
 )
 def test_a_list_that_does_not_read_whole_is_refused_with_where_and_why(changes: dict[str, Any], error: str) -> None:
     with pytest.raises(AccessListError) as refused:
         AccessList.from_json(document(**changes))
     assert error in str(refused.value)
+
+
+def test_a_person_s_badge_number_is_what_an_access_panel_knows_them_by() -> None:
+    access = AccessList.from_json(document(badges={ANNA: "0004521987", BINH: "18446744073709551615"}))
+    assert (access.badge(ANNA), access.badge(BINH), access.badge(CHI), access.badge("zz")) == (
+        4521987, 2**64 - 1, None, None
+    )  # fmt: skip
+    assert AccessList.from_json(document()).badge(ANNA) is None  # a list from a centre without badges
 
 
 def test_keys_are_kept_as_bytes_and_people_share_their_group_tuples() -> None:

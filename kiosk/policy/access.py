@@ -65,12 +65,17 @@ class AccessList:
     version: str = ""
     venue: str = ""
     issued_at: datetime | None = None
+    badges: Mapping[bytes, int] = field(default_factory=dict)  # the card number a panel knows a person by
 
     def __len__(self) -> int:
         return len(self.people)
 
     def enrolled(self, subject_key: str) -> bool:
         return _raw(subject_key) in self.people
+
+    def badge(self, subject_key: str) -> int | None:
+        """The badge (card) number the venue's access panel knows this person by, if the centre has one."""
+        return self.badges.get(_raw(subject_key))
 
     def check(self, subject_key: str, now: datetime, gate: str) -> str | None:
         """ "access-ok" if `subject_key` may pass through `gate` at `now`; why not if enrolled and refused; None if
@@ -102,13 +107,15 @@ class AccessList:
         if not isinstance(groups_data, list) or not isinstance(people_data, dict):
             raise AccessListError("'groups' must be a list and 'people' an object")
         groups = dict(_group(item, f"groups[{i}]") for i, item in enumerate(groups_data))
+        people = _people(people_data, groups)
         return cls(
-            _people(people_data, groups),
+            people,
             groups,
             _zone(data.get("timezone", DEFAULT_ZONE)),
             str(data.get("version", ""))[:64],
             str(data.get("venue", ""))[:64],
             list_time(data.get("issued_at"), "issued_at", AccessListError),
+            _badges(data.get("badges", {}), people),
         )
 
 
@@ -140,6 +147,21 @@ def _people(data: dict[Any, Any], groups: Mapping[int, Group]) -> dict[bytes, tu
         combination = tuple(ids)
         people[raw] = shared.setdefault(combination, combination)
     return people
+
+
+def _badges(data: Any, people: Mapping[bytes, tuple[int, ...]]) -> dict[bytes, int]:
+    """Badge numbers by person: decimal digits (up to 20, as panels print them), for people on the list only."""
+    if not isinstance(data, dict):
+        raise AccessListError("'badges' must be an object of subject key to badge number")
+    badges: dict[bytes, int] = {}
+    for key, number in data.items():
+        raw = _raw(key) if isinstance(key, str) and len(key) == 32 else b""
+        if raw not in people:
+            raise AccessListError(f"badges: {str(key)[:40]!r} is not a subject key in 'people'")
+        if not isinstance(number, str) or not number.isascii() or not number.isdigit() or len(number) > 20:
+            raise AccessListError(f"badges[{key}]: must be a badge number of 1 to 20 digits, as text")
+        badges[raw] = int(number)
+    return badges
 
 
 def _group(item: Any, where: str) -> tuple[int, Group]:
