@@ -50,6 +50,13 @@ class _Failed(Enum):
 
 _NOT_RECORDED = _Failed.NOT_RECORDED
 
+# An access panel's answer to a card the kiosk reported (docs/osdp.md), as the event that records it.
+PANEL_VERDICTS = {
+    "panel-granted": ("ACCEPT", "panel-granted"),
+    "panel-denied": ("DENY", "panel-denied"),
+    "panel-no-card": ("DENY", "no-badge"),  # the person has no badge number the panel could know them by
+}
+
 
 class FrameFeed(Protocol):
     def next(self, timeout: float) -> Frame | None: ...
@@ -98,6 +105,7 @@ class ScanLoop:
         on_tick: Callable[[], None] = lambda: None,
         scans: queue.SimpleQueue[Scan] | None = None,
         scan_debouncer: Debouncer | None = None,
+        panel: bool = False,
     ) -> None:
         self.frames = frames
         self.reader = reader
@@ -119,6 +127,10 @@ class ScanLoop:
         self.scans: queue.SimpleQueue[Scan] = scans or queue.SimpleQueue()  # from the scanner threads
         self.scan_debouncer = scan_debouncer or Debouncer(debouncer.cooldown_s)
         self._review: _Review | None = None  # the last REVIEW, for the guard's button and page
+        # With an access panel deciding (OSDP), what the kiosk accepts is reported to the panel as a card read,
+        # recorded first as REVIEW "panel-decides"; the panel's answer comes back as a command and is recorded too.
+        self.panel = panel
+        self._panel: _Review | None = None  # the read the panel has not answered yet
 
     def run(self, stop: threading.Event, *, until_end: bool = False) -> None:
         """Process frames until `stop` is set, or (with `until_end`) the replay is exhausted.
@@ -237,12 +249,17 @@ class ScanLoop:
             return None  # one QR of a card split over several: the card is decided when all are in
         subject_key = self.keyer.key_of(credential)
         decision = lists.policy.decide(credential, subject_key, now)
+        outcome, reason = str(decision.outcome), decision.reason
+        if self.panel and outcome == "ACCEPT" and subject_key is not None:
+            outcome, reason = "REVIEW", "panel-decides"  # the kiosk vouches for the code, the panel decides
         latency_ms = (self.clock.monotonic() - captured) * 1000
-        event = self._event(credential.kind.value, subject_key, decision.outcome, decision.reason, code.decoder)
+        event = self._event(credential.kind.value, subject_key, outcome, reason, code.decoder)
         stored = self._commit(replace(event, latency_ms=round(latency_ms, 3)))
         if stored is not _NOT_RECORDED:
             self.metrics.decision(stored.decision, (self.clock.monotonic() - captured) * 1000)
-            if stored.decision == "REVIEW":
+            if stored.reason == "panel-decides":
+                self._panel = _Review(stored, self.clock.monotonic(), None)
+            elif stored.decision == "REVIEW":
                 self._review = _Review(stored, self.clock.monotonic(), _tail(credential))
                 visitor = stored.reason == "visitor"  # the guard's page shows who waits (one reference swapped)
                 self.metrics.visitor = (self._review.at, self._review.id_tail) if visitor else None
@@ -284,6 +301,8 @@ class ScanLoop:
         if command.name == "exit":  # someone leaving pressed the exit button: an opening, so a record
             event = self._event("button", None, "ACCEPT", "exit-button", "button")
             return replace(event, direction="out"), None
+        if command.name in PANEL_VERDICTS or command.name == "panel-opened":
+            return self._panel_answer(command)
         review, self._review = self._review, None
         self.metrics.visitor = None
         if review is None or command.at - review.at > self.review_timeout_s:
@@ -307,6 +326,20 @@ class ScanLoop:
             event.wall_time,
         )
         return event, visit
+
+    def _panel_answer(self, command: Command) -> tuple[Event, Visit | None] | None:
+        """The panel's answer to the card last reported, as an event; an output command with no read waiting is
+        the panel opening the door by itself (its own button, a remote open): recorded before the relay moves."""
+        pending, self._panel = self._panel, None
+        fresh = pending is not None and command.at - pending.at <= self.review_timeout_s
+        if command.name == "panel-opened" and not fresh:
+            return self._event("panel", None, "ACCEPT", "panel-opened", "panel"), None
+        if pending is None or not fresh:
+            log.info("the access panel answered with no read waiting for its answer")
+            return None
+        outcome, reason = PANEL_VERDICTS.get(command.name, ("ACCEPT", "panel-granted"))
+        held = pending.event
+        return self._event(held.kind, held.subject_key, outcome, reason, "panel"), None
 
     def _read(self, code: Code, verifier: Verifier, now: datetime) -> Credential:
         if code.binary:

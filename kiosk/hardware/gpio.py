@@ -77,6 +77,8 @@ class GpioFeedback:
         return self.gate.device if self.gate else None
 
     def signal(self, event: Event) -> None:
+        if event.reason == "panel-decides":
+            return  # an access panel decides (docs/osdp.md): its own LED and buzzer commands say so, then its answer
         if event.decision == "ACCEPT":
             if self.gate is not None:
                 self.gate.open_for(self.pins.relay_hold_s)

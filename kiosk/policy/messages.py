@@ -65,6 +65,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "panel-decides": ("Vui lòng chờ", "Please wait"),
     "panel-granted": ENTER,
     "panel-denied": REFUSED,
+    "panel-opened": ENTER,
+    "no-badge": ("Chưa có thẻ ra vào, vui lòng gặp bảo vệ", "No access card on record, please see the guard"),
 }
 
 
