@@ -30,6 +30,8 @@ from kiosk.app import assemble
 from kiosk.config import KioskConfig
 from kiosk.config.errors import ConfigError
 from kiosk.config.model import parse_config
+from kiosk.ops.statushtml import render_page
+from kiosk.ops.statusreport import gather_status
 from kiosk.scanner.framing import Framer, Scan
 from kiosk.scanner.hid import HidPort
 from kiosk.scanner.keymap import KeyDecoder
@@ -311,6 +313,10 @@ def test_a_kiosk_with_only_a_scanner_records_then_signals_and_says_which_reader(
         assert recorder.committed_first == [True, True]
         assert recorder.faults == []  # no camera, and no "camera stalled" fault for it
         assert kiosk.heartbeat(kiosk.store)["scanners"][0]["scans"] == 3
+        report = gather_status(kiosk, 0.0, None)
+        (shown,) = report["scanners"]
+        assert (shown["connected"], shown["scans"], shown["refused"]) == (True, 3, 1)
+        assert "<h2>Máy quét mã</h2>" in render_page(report) and "Codes refused" in render_page(report, lang="en")
     finally:
         kiosk.close()
 

@@ -39,6 +39,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "failures": ("Số lần lỗi", "Failures"),
     "last_frame": ("Khung hình cuối (giây trước)", "Last frame (seconds ago)"),
     "decode_ms": ("Giải mã p50 / p95 (ms)", "Decoding p50 / p95 (ms)"),
+    "scanners": ("Máy quét mã", "Scanners"),
+    "scanner": ("Máy quét", "Scanner"),
+    "connected": ("Đang kết nối", "Connected"),
+    "scans": ("Mã đã quét", "Codes scanned"),
+    "refused": ("Mã bị từ chối", "Codes refused"),
+    "disconnects": ("Số lần mất kết nối", "Times disconnected"),
     "codes": ("Mã đã đọc", "Codes read"),
     "decisions": ("Quyết định", "Decisions"),
     "ACCEPT": ("Cho vào", "Accepted"),
@@ -160,6 +166,7 @@ def render_page(
     tables = "".join(
         f"<section><h2>{_e(page.word(title))}</h2>{_table(page, rows)}</section>"
         for title, rows in _sections(page, report).items()
+        if rows  # no scanner section on a gate without scanners
     )
     return (
         f'<!doctype html><html lang="{page.lang}"><head><meta charset="utf-8">'
@@ -199,6 +206,7 @@ def _sections(page: Page, report: dict[str, Any]) -> dict[str, list[tuple[str, s
             ("last_frame", page.value(cam["last_frame_age_s"])),
             ("decode_ms", _pair(page, report["decode"]["ms"])), ("codes", page.value(report["decode"]["codes"])),
         ],
+        "scanners": [row for scanner in report.get("scanners", []) for row in _scanner_rows(page, scanner)],
         "decisions": [
             *((outcome, page.value(count)) for outcome, count in decisions.items()),
             ("latency", _pair(page, report["decision_ms"])), ("store_errors", page.value(report["errors"]["store"])),
@@ -220,6 +228,18 @@ def _sections(page: Page, report: dict[str, Any]) -> dict[str, list[tuple[str, s
             ("disk_free", f"{report['disk_free_mb']} MB"),
         ],
     }  # fmt: skip
+
+
+def _scanner_rows(page: Page, scanner: dict[str, Any]) -> list[tuple[str, str | Cell]]:
+    error = scanner["last_error"]
+    return [
+        ("scanner", Cell(scanner["name"], "zxx")),
+        ("connected", page.value(scanner["connected"])),
+        ("scans", page.value(scanner["scans"])),
+        ("refused", page.value(scanner["refused"])),
+        ("disconnects", page.value(scanner["disconnects"])),
+        ("last_error", Cell(error, "en") if error else page.value(None)),
+    ]
 
 
 def _table(page: Page, rows: list[tuple[str, str | Cell]]) -> str:
