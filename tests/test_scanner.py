@@ -389,3 +389,22 @@ def test_no_key_sequence_makes_the_key_decoder_raise(events):
     keys = KeyDecoder("fr", "enter")
     for code, value in events:
         assert isinstance(keys.key(code, value), bytes)
+
+
+def test_doctor_finds_each_scanner_and_says_what_to_do_when_one_is_missing(tmp_path: Path, cable: SerialCable):
+    from kiosk.ops.doctorchecks import DoctorContext, check_camera
+    from kiosk.ops.doctorscanner import check_scanners
+
+    config = scanner_config(tmp_path, str(cable.link))
+    assert check_camera(DoctorContext(config)).status == "skip"  # no camera: not a failure
+    found = check_scanners(DoctorContext(config))
+    assert (found.status, "opens at 9600 baud" in found.detail) == ("ok", True)
+    held = serial_opener(str(cable.link), 9600)()  # the running kiosk has it
+    try:
+        assert check_scanners(DoctorContext(config)).status == "warn"
+    finally:
+        held.close()
+    data = config.model_dump(mode="json")
+    data["scanners"].append({"kind": "hid", "device": "name:No Such Scanner"})
+    missing = check_scanners(DoctorContext(KioskConfig.model_validate(data)))
+    assert missing.status == "fail" and "No Such Scanner" in missing.detail and "input group" in missing.fix

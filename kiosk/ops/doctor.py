@@ -41,6 +41,7 @@ from kiosk.ops.doctorchecks import (
     skip,
     warn,
 )
+from kiosk.ops.doctorscanner import check_scanners
 from kiosk.policy.statuslist import StatusList, StatusListError
 from kiosk.redact import redact_url
 from kiosk.store import EventStore
@@ -301,6 +302,7 @@ CHECKS: tuple[Check, ...] = (
     Check("config", check_config, 5),
     Check("camera", check_camera, 15, "the camera hangs: unplug and replug it, or reboot; check `dmesg | tail`"),
     Check("decoders", check_decoders, 15),
+    Check("scanners", check_scanners, 10, "a scanner's driver hangs: unplug and replug it; check `dmesg | tail`"),
     Check("gpio", check_gpio, 10),
     Check("audio", check_audio, 20, "the audio device hangs: reboot; check `dmesg | tail`"),
     Check("disk", check_disk, 5, "the filesystem hangs (a failing SD card?): check `dmesg | tail`"),
