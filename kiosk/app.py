@@ -147,7 +147,8 @@ def assemble(
     commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
     outputs = None
     if feedback is None:
-        feedback = outputs = build_outputs(config, commands)
+        # `lists` is made below; a badge is looked up only once the kiosk runs, in the access list then in force
+        feedback = outputs = build_outputs(config, commands, badge_of=lambda key: lists.current.access.badge(key))
     trust = load_trust(config.trust_list_path, config.policy.trust_list_warn_h)
     status = load_status(config.status_list_path)
     access = load_access(config.access_list_path, config.policy.mode)
@@ -190,6 +191,7 @@ def assemble(
         on_tick=on_tick,
         scans=scans,
         scan_debouncer=Debouncer(debounce.cooldown_s),  # a scanner reads a code once: no frames to confirm in
+        panel="osdp" in config.feedback.outputs,  # an access panel decides: docs/osdp.md
     )
     page = StatusPage(config.status_page, readings, tap=tap, commands=commands) if tap is not None else None
     sync = None

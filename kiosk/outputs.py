@@ -1,5 +1,5 @@
 """Building a gate's outputs and inputs from config: console, GPIO (with its buttons and door contact), voice,
-screen, Wiegand, webhook. One pin factory serves every GPIO device; a part that cannot start says which and why.
+screen, Wiegand, webhook, OSDP. One pin factory serves every GPIO device; a part that cannot start says which and why.
 """
 
 from __future__ import annotations
@@ -71,15 +71,23 @@ class _Wiring:
     factory: Any
     messages: Messages
     commands: queue.SimpleQueue[Command]
+    badge_of: Callable[[str], int | None]
 
 
-def build_outputs(config: KioskConfig, commands: queue.SimpleQueue[Command], *, pin_factory: Any = None) -> Outputs:
-    """The outputs `feedback.outputs` names, each by its builder in OUTPUTS, in OUTPUTS' order."""
+def build_outputs(
+    config: KioskConfig,
+    commands: queue.SimpleQueue[Command],
+    *,
+    pin_factory: Any = None,
+    badge_of: Callable[[str], int | None] = lambda key: None,
+) -> Outputs:
+    """The outputs `feedback.outputs` names, each by its builder in OUTPUTS, in OUTPUTS' order. `badge_of` gives a
+    person's badge number from the access list in force (an OSDP reader may present them as it)."""
     feedback = config.feedback
     wanted = set(feedback.outputs)
     needs_pins = bool(wanted & {"gpio", "wiegand"})
     factory = pin_factory if pin_factory is not None or not needs_pins else build_pin_factory(feedback.gpio.pin_factory)
-    wiring = _Wiring(factory, Messages(feedback.language, feedback.messages), commands)
+    wiring = _Wiring(factory, Messages(feedback.language, feedback.messages), commands, badge_of)
     outputs = Outputs(FeedbackFanout([]))
     for name, add in OUTPUTS.items():
         if name in wanted:
@@ -109,6 +117,49 @@ def _webhook(config: KioskConfig, outputs: Outputs, wiring: _Wiring) -> None:
         from kiosk.hardware.webhook import WebhookFeedback
 
         outputs.fanout.outputs.append(WebhookFeedback(config.feedback.webhook))
+
+
+def _osdp(config: KioskConfig, outputs: Outputs, wiring: _Wiring) -> None:
+    """The kiosk as an OSDP reader on an access panel (docs/osdp.md); its thread starts here, as GPIO's pins do."""
+    from kiosk.hardware.osdp import OsdpError
+    from kiosk.hardware.osdpfeedback import OsdpFeedback
+
+    try:
+        osdp = OsdpFeedback(osdp_settings(config), wiring.commands, wiring.badge_of, gpio=outputs.gpio)
+        osdp.start()
+    except OsdpError as exc:
+        raise HardwareError(f"the OSDP reader cannot start: {exc}") from exc
+    outputs.fanout.outputs.append(osdp)
+
+
+def osdp_settings(config: KioskConfig) -> Any:
+    """The reader's settings: the key from its file (0600) when there is one; else install mode, if allowed."""
+    from kiosk.hardware.osdp import OsdpError, OsdpSettings
+    from kiosk.hardware.osdpkey import load_scbk
+
+    osdp = config.feedback.osdp
+    key_file = osdp.key_file or Path(config.state_dir) / "osdp-scbk.key"
+    if key_file.exists():
+        scbk, install = load_scbk(key_file), False  # a key the panel sent in install mode is used from now on
+    elif osdp.install_mode:
+        scbk, install = None, True
+    else:
+        raise OsdpError(
+            f"no secure-channel key: put its 32 hex digits in {key_file} (chmod 600), or set install_mode = true "
+            "to take it from the panel"
+        )
+    return OsdpSettings(
+        osdp.port,
+        baud=osdp.baud,
+        address=osdp.address,
+        scbk=scbk,
+        install_mode=install,
+        key_file=key_file,
+        card_format=osdp.card_format,
+        bits=osdp.bits,
+        facility=osdp.facility,
+        verdict_window_s=osdp.verdict_window_s,
+    )
 
 
 def _gpio(config: KioskConfig, outputs: Outputs, wiring: _Wiring) -> None:
@@ -179,4 +230,5 @@ OUTPUTS: dict[OutputName, Callable[[KioskConfig, Outputs, _Wiring], None]] = {
     "screen": _add_screen,
     "wiegand": _add_wiegand,
     "webhook": _webhook,
+    "osdp": _osdp,  # after gpio: the panel's LED and buzzer commands drive its lights
 }

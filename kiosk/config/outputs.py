@@ -132,7 +132,31 @@ class WebhookConfig(Section):
     headers: dict[str, str] = Field({}, description="Extra HTTP headers (e.g. an Authorization token).")
 
 
-OutputName = Literal["console", "gpio", "voice", "screen", "wiegand", "webhook"]
+class OsdpConfig(Section):
+    port: str = Field(
+        "/dev/serial0", min_length=1, description="The RS-485 adapter: /dev/serial/by-id/..., or the Pi's UART."
+    )
+    baud: Literal[9600, 19200, 38400, 57600, 115200, 230400] = Field(9600, description="The line's speed.")
+    address: int = Field(0, ge=0, le=126, description="This reader's OSDP address on the line (0-126).")
+    key_file: Path | None = Field(
+        None,
+        strict=False,
+        description="The secure-channel key (SCBK, 32 hex digits, mode 0600; default <state_dir>/osdp-scbk.key).",
+    )
+    install_mode: bool = Field(
+        False, description="No key yet: take the one the panel sends (KEYSET) and keep it in key_file."
+    )
+    card_format: Literal["subject-bits", "badge"] = Field(
+        "subject-bits", description="subject-bits: the subject key's leading bits; badge: the enrolled badge number."
+    )
+    bits: int = Field(64, ge=8, le=128, description="Length of the card read in bits (26 and 34: Wiegand frames).")
+    facility: int = Field(0, ge=0, le=255, description="Facility code (26-bit cards only).")
+    verdict_window_s: float = Field(
+        3.0, ge=0.5, le=30, description="How long the panel has to answer a card read before it counts as silent."
+    )
+
+
+OutputName = Literal["console", "gpio", "voice", "screen", "wiegand", "webhook", "osdp"]
 
 
 class FeedbackConfig(Section):
@@ -144,12 +168,15 @@ class FeedbackConfig(Section):
     screen: ScreenConfig = Field(default_factory=ScreenConfig, description="Result screen.")
     wiegand: WiegandConfig = Field(default_factory=WiegandConfig, description="Wiegand output to a panel.")
     webhook: WebhookConfig | None = Field(None, description="HTTP call per decision (turnstile controllers).")
+    osdp: OsdpConfig = Field(default_factory=OsdpConfig, description="The kiosk as an OSDP reader on a panel.")
 
     @model_validator(mode="after")
     def _consistent(self) -> FeedbackConfig:
         if "wiegand" in self.outputs:
             wiegand = {f"wiegand.{n}": p for n, p in (("d0", self.wiegand.d0), ("d1", self.wiegand.d1)) if p}
             _distinct({**self.gpio.assigned(), **wiegand})
+        if "osdp" in self.outputs and "wiegand" in self.outputs:
+            raise ValueError('outputs has both "osdp" and "wiegand": a gate reports to its panel one way')
         if "webhook" in self.outputs and self.webhook is None:
             raise ValueError('outputs has "webhook" but there is no [feedback.webhook] with a url')
         if self.gpio.buzzer_kind == "tonal" and self.gpio.buzzer not in (None, *_PWM_PINS):

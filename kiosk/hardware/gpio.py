@@ -25,6 +25,7 @@ from kiosk.events import Event
 from kiosk.hardware.gate import GateRelay
 
 GREEN, RED, AMBER, OFF = (0.0, 1.0, 0.0), (1.0, 0.0, 0.0), (1.0, 0.45, 0.0), (0.0, 0.0, 0.0)
+PANEL_COLORS = {"green": GREEN, "red": RED, "amber": AMBER, "white": (1.0, 1.0, 1.0), "blue": (0.0, 0.0, 1.0)}
 # Tone sequences: (note, seconds); None is a rest. Within a piezo's loud range and TonalBuzzer's default octave.
 TUNES: dict[str, list[tuple[str | None, float]]] = {
     "ACCEPT": [("C5", 0.08), ("G5", 0.14)],
@@ -100,6 +101,23 @@ class GpioFeedback:
         elif self.red is not None:
             self.red.blink(on_time=on, off_time=off, n=count)
         self._sound("fault")
+
+    def panel_light(self, color: str, on: bool) -> None:
+        """An access panel's LED command (OSDP): `color` held until the panel says otherwise; off when not `on`."""
+        shade = PANEL_COLORS.get(color, OFF) if on else OFF
+        if self.rgb is not None:
+            self.rgb.color = shade
+            return
+        for led, lit in ((self.green, shade[1] > 0), (self.red, shade[0] > 0)):
+            if led is not None:
+                led.on() if lit else led.off()
+
+    def panel_buzzer(self, on: bool) -> None:
+        """An access panel's buzzer command (OSDP): sound until it says stop."""
+        if isinstance(self.buzzer, TonalBuzzer):
+            self.buzzer.play(Tone("A4")) if on else self.buzzer.stop()
+        elif self.buzzer is not None:
+            self.buzzer.on() if on else self.buzzer.off()
 
     def close(self) -> None:
         self._stop_tune()
