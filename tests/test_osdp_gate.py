@@ -101,3 +101,23 @@ def test_the_panel_decides_and_the_kiosk_records_before_it_follows(
     assert expected is not None and seen["an"]["data"] == expected.data and seen["an"]["length"] == 32
     assert seen["stranger"] is None  # refused by the kiosk itself: the panel never hears of it
     assert len(opened_at) == 1  # once, for the granted person, after the record
+
+
+def test_doctor_says_what_the_osdp_reader_lacks(tmp_path: Path) -> None:
+    from kiosk.ops.doctorchecks import DoctorContext
+    from kiosk.ops.doctorscanner import check_osdp
+
+    data = config_for(tmp_path).model_dump(mode="json")
+    data["feedback"]["outputs"] = ["console", "osdp"]
+    port = tmp_path / "ttyUSB-RS485"
+    data["feedback"]["osdp"]["port"] = str(port)
+    config = KioskConfig.model_validate(data)
+    no_key = check_osdp(DoctorContext(config))
+    assert no_key.status == "fail" and "osdp-scbk.key (chmod 600), or set install_mode" in no_key.detail
+    config.state_dir.mkdir(parents=True)
+    save_scbk(config.state_dir / "osdp-scbk.key", KEY)
+    assert "no such port" in check_osdp(DoctorContext(config)).detail
+    port.touch()
+    assert check_osdp(DoctorContext(config)).status == "ok"
+    (config.state_dir / "osdp-scbk.key").chmod(0o644)
+    assert "readable by others" in check_osdp(DoctorContext(config)).detail

@@ -41,7 +41,7 @@ from kiosk.ops.doctorchecks import (
     skip,
     warn,
 )
-from kiosk.ops.doctorscanner import check_scanners
+from kiosk.ops.doctorscanner import check_osdp, check_scanners
 from kiosk.policy.statuslist import StatusList, StatusListError
 from kiosk.redact import redact_url
 from kiosk.store import EventStore
@@ -304,6 +304,7 @@ CHECKS: tuple[Check, ...] = (
     Check("decoders", check_decoders, 15),
     Check("scanners", check_scanners, 10, "a scanner's driver hangs: unplug and replug it; check `dmesg | tail`"),
     Check("gpio", check_gpio, 10),
+    Check("osdp", check_osdp, 5),
     Check("audio", check_audio, 20, "the audio device hangs: reboot; check `dmesg | tail`"),
     Check("disk", check_disk, 5, "the filesystem hangs (a failing SD card?): check `dmesg | tail`"),
     Check("database", check_database, 30, "a long integrity_check: run kiosk doctor again with the kiosk stopped"),
