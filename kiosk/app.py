@@ -72,6 +72,7 @@ class Kiosk:
     store_recovery: Recovery | None = None  # a damaged database found at start, set aside and salvaged
     venue: VenueLink | None = None  # the venue's other gates (docs/venue-state.md)
     scanners: list[ScannerThread] = field(default_factory=list)  # scanner modules beside the camera
+    osdp: Any = None  # the OSDP reader's output, when an access panel decides (docs/osdp.md)
 
     def start(self) -> None:
         self.grabber.start()
@@ -164,7 +165,18 @@ def assemble(
     tap = FrameTap() if config.status_page.enabled else None  # what the status page shows of the camera
     doorbell = threading.Event()  # rung by the loop after each commit, so that sync uploads at once
     sync_status = Published(SyncStats()) if syncing else None
-    readings = Readings(config, grabber, metrics, lists, sync_status, clock, time.monotonic(), recovery, scanners)
+    readings = Readings(
+        config,
+        grabber,
+        metrics,
+        lists,
+        sync_status,
+        clock,
+        time.monotonic(),
+        recovery,
+        scanners,
+        outputs.osdp if outputs is not None else None,
+    )
     on_tick = Supervisor(notifier, readings, store).tick if notifier is not None else _nothing
     debounce = config.debounce
     loop = ScanLoop(
@@ -223,6 +235,7 @@ def assemble(
         recovery,
         venue,
         scanners,
+        readings.osdp,
     )
 
 

@@ -48,6 +48,7 @@ class Outputs:
     fanout: FeedbackFanout
     screen: Any = None  # ScreenFeedback: the loop hands it frames
     gpio: Any = None  # GpioFeedback
+    osdp: Any = None  # OsdpFeedback: the status page shows the panel's link
     closers: list[Any] = field(default_factory=list)  # inputs: closed with the outputs
 
     def signal(self, event: Event) -> None:
@@ -130,6 +131,7 @@ def _osdp(config: KioskConfig, outputs: Outputs, wiring: _Wiring) -> None:
     except OsdpError as exc:
         raise HardwareError(f"the OSDP reader cannot start: {exc}") from exc
     outputs.fanout.outputs.append(osdp)
+    outputs.osdp = osdp
 
 
 def osdp_settings(config: KioskConfig) -> Any:

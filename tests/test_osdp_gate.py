@@ -25,6 +25,8 @@ from kiosk.config import KioskConfig
 from kiosk.credentials import Identity
 from kiosk.hardware.osdpcard import card_for
 from kiosk.hardware.osdpkey import save_scbk
+from kiosk.ops.statushtml import render_page
+from kiosk.ops.statusreport import gather_status
 from kiosk.policy.access import AccessList
 from kiosk.store import EventStore
 
@@ -85,6 +87,9 @@ def test_the_panel_decides_and_the_kiosk_records_before_it_follows(
         kiosk.run(stop)
         driver.join(10)
         opened_at = [t for t, state in relay.pin.states if state]
+        link = gather_status(kiosk, 0.0, None)["osdp"]
+        assert (link["online"], link["secure"], link["reported"]) == (True, True, 2)
+        assert "<h2>Tủ điều khiển ra vào (OSDP)</h2>" in render_page(gather_status(kiosk, 0.0, None))
     finally:
         kiosk.close()
         relay.pin_factory.reset()

@@ -45,6 +45,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "scans": ("Mã đã quét", "Codes scanned"),
     "refused": ("Mã bị từ chối", "Codes refused"),
     "disconnects": ("Số lần mất kết nối", "Times disconnected"),
+    "osdp": ("Tủ điều khiển ra vào (OSDP)", "Access panel (OSDP)"),
+    "port": ("Cổng", "Port"),
+    "online": ("Đang kết nối", "Online"),
+    "secure": ("Kênh bảo mật", "Secure channel"),
+    "reported": ("Lần đọc thẻ đã gửi", "Card reads sent"),
+    "commands": ("Lệnh đã thực hiện", "Commands obeyed"),
     "codes": ("Mã đã đọc", "Codes read"),
     "decisions": ("Quyết định", "Decisions"),
     "ACCEPT": ("Cho vào", "Accepted"),
@@ -207,6 +213,7 @@ def _sections(page: Page, report: dict[str, Any]) -> dict[str, list[tuple[str, s
             ("decode_ms", _pair(page, report["decode"]["ms"])), ("codes", page.value(report["decode"]["codes"])),
         ],
         "scanners": [row for scanner in report.get("scanners", []) for row in _scanner_rows(page, scanner)],
+        "osdp": _osdp_rows(page, report.get("osdp")),
         "decisions": [
             *((outcome, page.value(count)) for outcome, count in decisions.items()),
             ("latency", _pair(page, report["decision_ms"])), ("store_errors", page.value(report["errors"]["store"])),
@@ -239,6 +246,14 @@ def _scanner_rows(page: Page, scanner: dict[str, Any]) -> list[tuple[str, str | 
         ("refused", page.value(scanner["refused"])),
         ("disconnects", page.value(scanner["disconnects"])),
         ("last_error", Cell(error, "en") if error else page.value(None)),
+    ]
+
+
+def _osdp_rows(page: Page, osdp: dict[str, Any] | None) -> list[tuple[str, str | Cell]]:
+    if osdp is None:
+        return []
+    return [("port", Cell(osdp["port"], "zxx"))] + [
+        (key, page.value(osdp[key])) for key in ("online", "secure", "reported", "dropped", "commands")
     ]
 
 

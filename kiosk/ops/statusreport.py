@@ -66,6 +66,9 @@ class KioskView(Protocol):
     @property
     def scanners(self) -> Sequence[ScannerThread]: ...
 
+    @property
+    def osdp(self) -> Any: ...
+
 
 @dataclass(frozen=True)
 class Readings:
@@ -81,6 +84,7 @@ class Readings:
     started: float
     store_recovery: Recovery | None
     scanners: Sequence[ScannerThread] = ()
+    osdp: Any = None  # OsdpFeedback, when an access panel decides
 
 
 def store_state(kiosk: KioskView, copy: LoopCopy | None = None) -> dict[str, Any]:
@@ -117,6 +121,7 @@ def heartbeat(kiosk: KioskView, store: EventStore) -> dict[str, Any]:
         "uptime_s": round(uptime),
         "occupancy": occupancy_today(kiosk.config),
         "scanners": scanner_state(kiosk),
+        "osdp": osdp_state(kiosk),
     }
 
 
@@ -128,6 +133,23 @@ def scanner_state(kiosk: KioskView) -> list[dict[str, Any]]:
         | {"disconnects": scanner.stats.disconnects, "last_error": scanner.stats.last_error}
         for scanner in kiosk.scanners
     ]
+
+
+def osdp_state(kiosk: KioskView) -> dict[str, Any] | None:
+    """The access panel's link (OSDP): online, secure channel up, card reads reported and dropped, commands."""
+    osdp = kiosk.osdp
+    if osdp is None:
+        return None
+    stats = osdp.reader.stats
+    return {
+        "port": osdp.reader.settings.port,
+        "online": stats.online,
+        "secure": stats.secure,
+        "reported": stats.reported,
+        "dropped": stats.dropped,
+        "commands": stats.commands,
+        "refused": stats.refused,
+    }
 
 
 def occupancy_today(config: KioskConfig) -> int | None:
@@ -187,6 +209,7 @@ def gather_status(kiosk: KioskView, fps: float, last_frame_at: float | None) -> 
             "last_frame_age_s": None if last_frame_at is None else round(max(0.0, mono - last_frame_at), 2),
         },
         "scanners": scanner_state(kiosk),
+        "osdp": osdp_state(kiosk),
         "decode": {"codes": copy.codes, "frames_with_code": copy.frames_with_code, "ms": percentiles(copy.decode_ms)},
         "decisions": {o.value: copy.decisions.get(o.value, 0) for o in Outcome} | copy.decisions,
         "decision_ms": percentiles(copy.decision_ms),
