@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from central import __version__
 from central.devices import TOKEN_TTL, Device, authenticate, challenge, enroll, issue_token, record_heartbeat
 from central.errors import CentralError, Unauthenticated
+from central.feed.routes import add_feed_route
 from central.gzipped import json_answer
 from central.ingest import ingest
 from central.lists import config_document, status_list
@@ -100,6 +101,7 @@ def create_app(
     app.add_middleware(AddressLimit, limits=deps.limits, kind_for=_limited_as)  # added last: runs first
     _enrolment_routes(app, deps, secret)
     _sync_routes(app, deps)
+    add_feed_route(app, engine, clock, deps.limits)  # GET /api/v1/events: the pull feed (docs/feeds.md)
     add_web(app, engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies)
     return app
 

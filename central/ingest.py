@@ -16,6 +16,7 @@ from central.devices import Device
 from central.models import DeviceTime, EventIn
 from central.rollup import add_scans, mark_heard
 from central.schema import devices, event_keys, events
+from central.webhooks.outbox import record_outgoing
 
 
 def ingest(conn: Connection, device: Device, clock: DeviceTime, batch: list[EventIn], now: datetime) -> list[str]:
@@ -33,6 +34,7 @@ def ingest(conn: Connection, device: Device, clock: DeviceTime, batch: list[Even
         rows = _unique(rows)
         conn.execute(events.insert(), rows)
         add_scans(conn, rows)
+        record_outgoing(conn, device.venue_id, rows)  # the feed's order and the webhooks' outbox (docs/feeds.md)
     return ids
 
 

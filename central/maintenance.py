@@ -1,6 +1,7 @@
 """Housekeeping in the server process, hourly: partitions made ahead, and what is past its time removed.
 
-- events (and their ids) and visits received more than `retention_days` ago (serve --retention-days);
+- events (and their ids, feed rows and undelivered webhook outbox rows) and visits received more than
+  `retention_days` ago (serve --retention-days);
 - declarations whose pass expired more than `retention_days` ago: the sealed phone goes with them;
 - audit-log entries older than `audit_days` (serve --audit-retention-days; kept when not set: the record of who
   looked at whom should outlive what was looked at);
@@ -25,6 +26,7 @@ from central.partitions import ensure_partitions, purge_before
 from central.schema import audit_log, auth_nonces, auth_tokens, login_failures, visits, web_sessions
 from central.timeutil import utcnow
 from central.web.sessions import IDLE
+from central.webhooks.outbox import purge_outgoing
 
 log = logging.getLogger(__name__)
 EVERY_S = 3600.0
@@ -82,6 +84,7 @@ class Maintenance:
                 removed.declarations = purge_declarations(conn, now - timedelta(days=self.retention_days))
                 old_visits = delete(visits).where(visits.c.received_at < now - timedelta(days=self.retention_days))
                 removed.visits = conn.execute(old_visits).rowcount
+                purge_outgoing(conn, now.date() - timedelta(days=self.retention_days))  # the feed and the outbox
             if self.audit_days:
                 old = delete(audit_log).where(audit_log.c.at < now - timedelta(days=self.audit_days))
                 removed.audit = conn.execute(old).rowcount

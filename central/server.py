@@ -17,6 +17,7 @@ from central.passkeys import load_pass_key, pass_key_path, publish
 from central.ratelimit import ADDRESS_ENV, DEVICE_ENV, limiter_from_env
 from central.secret import load_secret, secret_path
 from central.timeutil import utcnow
+from central.webhooks.delivery import Delivery, DeliveryWorker
 
 
 def app_from_env() -> FastAPI:
@@ -25,6 +26,7 @@ def app_from_env() -> FastAPI:
     engine = connect(resolve_url(None))
     retention, audit = (os.environ.get(f"KIOSK_CENTRAL_{name}_DAYS") for name in ("RETENTION", "AUDIT_RETENTION"))
     Maintenance(engine, int(retention) if retention else None, audit_days=int(audit) if audit else None).start()
+    DeliveryWorker(Delivery(engine)).start()  # webhooks: each worker process sends, leases keep them apart
     # Session cookies are sent over HTTPS only when the server or its proxy speaks TLS.
     secure = bool(os.environ.get("KIOSK_CENTRAL_SECURE_COOKIES"))
     secret = secret_path(None, resolve_url(None))

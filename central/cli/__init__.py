@@ -23,6 +23,7 @@ from central.cli.places import unit, venue
 from central.cli.rules import venue_rules
 from central.cli.trace import dwell, trace_command
 from central.cli.visits import visits
+from central.cli.webhooks import feed_client, webhooks
 from central.db import resolve_url
 from central.errors import CentralError
 from central.ratelimit import ADDRESS_ENV, ADDRESS_LIMIT, DEVICE_ENV, DEVICE_LIMIT, parse_limit
@@ -317,6 +318,8 @@ cli.add_command(account)  # central/cli/accounts.py
 cli.add_command(people)  # central/cli/people.py: kiosk-central people
 cli.add_command(access_pass)  # central/cli/passes.py: kiosk-central access-pass
 cli.add_command(visits)  # central/cli/visits.py: kiosk-central visits inside | list
+cli.add_command(webhooks)  # central/cli/webhooks.py: kiosk-central webhooks add | list | remove | deliver
+cli.add_command(feed_client)  # central/cli/webhooks.py: kiosk-central feed-client add | list | revoke
 for command in (unit, venue, pass_key, contact_key, declaration_settings, trace_command, dwell):  # central/cli/*.py
     cli.add_command(command)
 venue.add_command(venue_rules)  # central/cli/rules.py: kiosk-central venue rules

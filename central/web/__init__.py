@@ -24,6 +24,7 @@ from central.web import (
     status_pages,
     trace_pages,
     visits_pages,
+    webhooks_pages,
 )
 from central.web.core import HERE, SECURITY_HEADERS, Web
 
@@ -57,5 +58,6 @@ def add_web(
     trace_pages.add_routes(app, web)
     rules_pages.add_routes(app, web)
     visits_pages.add_routes(app, web)
+    webhooks_pages.add_routes(app, web)  # /webhooks: the outgoing webhooks in the staff member's area
     site_pages.add_routes(app, web)
     return web

@@ -185,6 +185,26 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "To print the roll call, use the browser's Print command (Ctrl+P).",
     ),
     "inside.no_one": ("Không có ai.", "No one."),
+    # Outgoing webhooks (central/web/webhooks_pages.py)
+    "webhooks.none": (
+        "Không có webhook nào gửi dữ liệu trong khu vực của bạn.",
+        "No webhook sends events from your area.",
+    ),
+    "webhooks.read_only": (
+        "Điểm nhận lỗi được xếp lên đầu. Quản trị hệ thống thêm hoặc gỡ webhook bằng lệnh kiosk-central webhooks.",
+        "Failing endpoints are listed first. The administrator adds or removes webhooks with kiosk-central webhooks.",
+    ),
+    "webhooks.failing": ("Đang lỗi", "Failing"),
+    "webhooks.ok": ("Bình thường", "OK"),
+    "webhooks.never": ("Chưa lần nào", "Never"),
+    "webhooks.error.http": ("Bên nhận trả lời mã lỗi HTTP {status}.", "The receiver answered HTTP {status}."),
+    "webhooks.error.redirect": (
+        "Bên nhận chuyển hướng (HTTP {status}); trung tâm không đi theo.",
+        "The receiver redirected (HTTP {status}); the centre does not follow.",
+    ),
+    "webhooks.error.timeout": ("Bên nhận không trả lời trong {seconds} giây.", "No answer within {seconds} s."),
+    "webhooks.error.connect": ("Không kết nối được tới bên nhận.", "Could not connect to the receiver."),
+    "webhooks.error.other": ("Gửi không thành công.", "The request failed."),
     # The health declaration; the fields' own messages come from central/declarations/form.py
     "declare.unavailable": (
         "Trung tâm tạm thời chưa cấp được mã khai báo. Vui lòng thử lại sau hoặc liên hệ cơ quan y tế.",
