@@ -266,7 +266,9 @@ access_people = Table(
     Column("subject_key", String(32), nullable=False),  # never the ID number itself
     Column("name_sealed", LargeBinary, nullable=True),  # sealed to the health service's key, or not kept
     Column("updated_at", TZ, nullable=False),
+    Column("badge", String(20), nullable=True),  # the card number the venue's access panel knows them by
     PrimaryKeyConstraint("venue_id", "subject_key"),
+    Index("access_people_badge", "venue_id", "badge", unique=True),
 )
 
 access_members = Table(

@@ -383,6 +383,23 @@ def test_replace_makes_the_venues_people_exactly_the_file(engine: Engine) -> Non
     assert (emptied.removed, memberships(engine)) == (1, {})
 
 
+def test_badges_go_to_the_kiosks_stay_unique_in_a_venue_and_survive_a_file_without_them(engine: Engine) -> None:
+    groups(engine)
+    other = f"{7:032x}"
+    people(engine, f"subject_key,groups,badge\n{KEY},staff,0004521987\n{other},staff,\n")
+    assert document(engine)["badges"] == {KEY: "0004521987"}
+    people(engine, f"subject_key,groups\n{KEY},bao-ve\n")  # no badge column: the badge stays
+    assert document(engine)["badges"] == {KEY: "0004521987"}
+    taken = refusal(people, engine, f"subject_key,groups,badge\n{other},staff,0004521987\n")
+    assert "line 2, column badge: already the badge of another person at FACTORY-1" in taken
+    swapped = f"subject_key,groups,badge\n{KEY},staff,0000000002\n{other},staff,0004521987\n"
+    people(engine, swapped)  # passed on in one file
+    assert document(engine)["badges"] == {KEY: "0000000002", other: "0004521987"}
+    twice = refusal(people, engine, f"subject_key,groups,badge\n{KEY},staff,1\n{other},staff,1\n")
+    assert "line 3, column badge: the same badge as line 2" in twice
+    assert "column badge: not a badge number" in refusal(people, engine, f"subject_key,groups,badge\n{KEY},staff,12A\n")
+
+
 def test_names_are_sealed_to_the_health_service_and_open_only_for_their_person(engine: Engine) -> None:
     private = X25519PrivateKey.generate()
     with engine.begin() as conn:
@@ -463,6 +480,7 @@ def test_the_document_is_the_documented_one(engine: Engine, monkeypatch: pytest.
         "timezone": "Asia/Bangkok",
         "groups": [],
         "people": {},
+        "badges": {},
     }
     groups(engine)
     people(engine)

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 
 from central.localtime import local_zone
 from central.people.versions import list_version, read_version
-from central.schema import access_groups, access_members, venues
+from central.schema import access_groups, access_members, access_people, venues
 
 
 def list_etag(version: int | str) -> str:
@@ -28,7 +28,8 @@ def access_etag(conn: Connection, venue_id: int) -> str:
 
 
 def access_list(conn: Connection, venue_id: int, now: datetime) -> dict[str, Any]:
-    """The venue's access list as of `now`: {"version", "venue", "issued_at", "timezone", "groups", "people"}."""
+    """The venue's access list as of `now`: {"version", "venue", "issued_at", "timezone", "groups", "people",
+    "badges"}."""
     version = read_version(conn, venue_id)  # first, and held: the rest is this version's
     venue = conn.execute(select(venues.c.code).where(venues.c.id == venue_id)).scalar_one()
     query = select(access_groups).where(access_groups.c.venue_id == venue_id).order_by(access_groups.c.id)
@@ -51,6 +52,10 @@ def access_list(conn: Connection, venue_id: int, now: datetime) -> dict[str, Any
     )
     for key, group in conn.execute(members):
         people.setdefault(key, []).append(group)
+    badged = select(access_people.c.subject_key, access_people.c.badge).where(
+        access_people.c.venue_id == venue_id, access_people.c.badge.is_not(None)
+    )
+    badges = {key: badge for key, badge in conn.execute(badged) if key in people}
     return {
         "version": str(version),
         "venue": venue,
@@ -58,4 +63,5 @@ def access_list(conn: Connection, venue_id: int, now: datetime) -> dict[str, Any
         "timezone": local_zone().key,
         "groups": groups,
         "people": people,
+        "badges": badges,
     }

@@ -2,13 +2,15 @@
 groups they are in and perhaps a name; checked row by row and written all or nothing, in bulk (a venue of
 100,000 people imports in seconds).
 
-    cccd,subject_key,name,groups
-    001099012345,,Nguyễn Văn An,staff
+    cccd,subject_key,name,groups,badge
+    001099012345,,Nguyễn Văn An,staff,0004521987
 
 A CCCD becomes the subject key with the centre's secret at once, exactly as a kiosk derives it from the card,
 and is neither stored nor told in a message. A name is sealed to the health service's public key (the contact
 key declarations' phones are sealed to) under the context of its venue and person, and never sent to a kiosk;
-without a contact key it is dropped, and the result says how many were.
+without a contact key it is dropped, and the result says how many were. A badge is the number of the card the
+venue's access panel already knows the person by (a kiosk reporting to the panel over OSDP presents them as it);
+a file without the column leaves the badges as they were.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from central.schema import access_groups, access_members, access_people
 from central.sealing import seal
 from central.subjects import SubjectError, checked_key, key_of_number
 
-COLUMNS = ("cccd", "subject_key", "name", "groups")
+COLUMNS = ("cccd", "subject_key", "name", "groups", "badge")
 MAX_NAME = 200
+MAX_BADGE = 20  # digits: a 64-bit card number printed in decimal
 CCCD_HINT = "(a spreadsheet drops leading zeros: format the column as text)"
 
 
@@ -41,6 +44,7 @@ class Person:
     subject_key: str
     name: str | None
     groups: tuple[int, ...]
+    badge: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,11 @@ def import_people(
         select(access_groups.c.name, access_groups.c.id).where(access_groups.c.venue_id == venue_number)
     )
     people = read_people(table.rows, source, venue, dict(groups.all()), secret)
+    badges = "badge" in table.columns
+    if badges:
+        _check_badges(conn, venue_number, venue, people, replace, source)
     contact = contact_public_key(conn)
-    added, updated, removed = _write(conn, venue_number, _sealed(people, venue, contact), replace, now)
+    added, updated, removed = _write(conn, venue_number, _sealed(people, venue, contact), replace, now, badges)
     named = sum(1 for person in people if person.name)
     sealed, dropped = (named, 0) if contact else (0, named)
     detail = {"added": added, "updated": updated, "removed": removed, "replace": replace, "version": version}
@@ -110,6 +117,7 @@ def read_people(
     problems = Problems(source)
     people: list[Person] = []
     lines: dict[str, int] = {}
+    badge_lines: dict[str, int] = {}
     for row in rows:
         person = _person(row, problems, venue, groups, secret)
         if person is None:
@@ -117,7 +125,12 @@ def read_people(
         if person.subject_key in lines:
             problems.add(row.line, None, f"the same person as line {lines[person.subject_key]}")
             continue
+        if person.badge is not None and person.badge in badge_lines:
+            problems.add(row.line, "badge", f"the same badge as line {badge_lines[person.badge]}")
+            continue
         lines[person.subject_key] = row.line
+        if person.badge is not None:
+            badge_lines[person.badge] = row.line
         people.append(person)
     problems.check()
     return people
@@ -136,9 +149,35 @@ def _person(row: Row, problems: Problems, venue: str, groups: Mapping[str, int],
     elif unknown:
         shown = ", ".join(group[:40] for group in unknown[:5])
         problems.add(row.line, "groups", f"no group {shown} at {venue} (import-groups adds groups)")
+    badge = row["badge"] or None
+    if badge is not None and not (badge.isascii() and badge.isdigit() and len(badge) <= MAX_BADGE):
+        problems.add(row.line, "badge", f"not a badge number: digits only, at most {MAX_BADGE} {CCCD_HINT}")
     if key is None or len(problems.found) > before:
         return None
-    return Person(row.line, key, name, tuple(sorted({groups[group] for group in names})))
+    return Person(row.line, key, name, tuple(sorted({groups[group] for group in names})), badge)
+
+
+def _check_badges(
+    conn: Connection, venue_number: int, venue: str, people: list[Person], replace: bool, source: str
+) -> None:
+    """ImportRefused if a badge of the file is already another person's at the venue (one not in the file, who
+    keeps it: with `replace` nobody outside the file keeps anything)."""
+    if replace:
+        return
+    wanted = {person.badge: person for person in people if person.badge is not None}
+    if not wanted:
+        return
+    held = conn.execute(
+        select(access_people.c.badge, access_people.c.subject_key).where(
+            access_people.c.venue_id == venue_number, access_people.c.badge.in_(list(wanted))
+        )
+    )
+    listed = {person.subject_key for person in people}
+    problems = Problems(source)
+    for badge, key in held:
+        if key != wanted[badge].subject_key and key not in listed:
+            problems.add(wanted[badge].line, "badge", f"already the badge of another person at {venue}")
+    problems.check()
 
 
 def _key(row: Row, problems: Problems, secret: bytes | None) -> str | None:
@@ -173,9 +212,15 @@ def _sealed(people: list[Person], venue: str, contact: X25519PublicKey | None) -
 
 
 def _write(
-    conn: Connection, venue_number: int, people: list[tuple[Person, bytes | None]], replace: bool, now: datetime
+    conn: Connection,
+    venue_number: int,
+    people: list[tuple[Person, bytes | None]],
+    replace: bool,
+    now: datetime,
+    badges: bool = False,
 ) -> tuple[int, int, int]:
-    """Write the people and their groups; how many were added, updated and removed."""
+    """Write the people and their groups (and, with `badges`, their badges); how many were added, updated and
+    removed."""
     held = set(
         conn.execute(select(access_people.c.subject_key).where(access_people.c.venue_id == venue_number)).scalars()
     )
@@ -190,13 +235,21 @@ def _write(
     person = (access_people.c.venue_id == venue_number) & (access_people.c.subject_key == bindparam("key"))
     if gone:
         conn.execute(delete(access_people).where(person), [{"key": key} for key in gone])
+    if old and badges:  # cleared first, so that two people may swap badges in one file
+        conn.execute(update(access_people).where(person).values(badge=None), old)
     if old:
-        conn.execute(update(access_people).where(person).values(updated_at=now), old)
+        if badges:
+            changed = [{"key": p.subject_key, "new_badge": p.badge} for p, _ in people if p.subject_key in held]
+            conn.execute(
+                update(access_people).where(person).values(updated_at=now, badge=bindparam("new_badge")), changed
+            )
+        else:
+            conn.execute(update(access_people).where(person).values(updated_at=now), old)
     renamed = [{"key": p.subject_key, "name_sealed": s} for p, s in people if p.subject_key in held and s]
     if renamed:
         conn.execute(update(access_people).where(person), renamed)
     new = [
-        {"venue_id": venue_number, "subject_key": p.subject_key, "name_sealed": s, "updated_at": now}
+        {"venue_id": venue_number, "subject_key": p.subject_key, "name_sealed": s, "updated_at": now, "badge": p.badge}
         for p, s in people
         if p.subject_key not in held
     ]
