@@ -79,6 +79,7 @@ def test_the_failing_endpoint_shows_its_backlog_error_and_next_retry(server: Cen
     vi = signed_in(server, "hnofficer").get("/webhooks").text
     assert "Đang lỗi" in vi and "Webhook gửi đi" in vi and "Đơn vị HN · 127.0.0.1" in vi and "Địa điểm V1" in vi
     assert "Unit HN · 127.0.0.1" in page and "Venue V1" in page
+    assert '<a href="/webhooks">Webhook gửi đi</a>' in vi  # in the staff menu
     assert wrong_language(vi, "vi") == []
 
 
