@@ -9,8 +9,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from kiosk import __version__
 from kiosk.builders import build_chain, build_scanners, build_source, load_access, load_status, load_trust, source_kind
 from kiosk.camera import FrameGrabber, FrameSource
 from kiosk.clock import Clock, SystemClock
@@ -42,7 +46,9 @@ from kiosk.sync.configsync import PEERS_FILE
 from kiosk.sync.effective import with_central_policy, with_enrolment
 from kiosk.sync.enrol import once_heartbeat, run_once
 from kiosk.sync.identity import Enrolment, NotEnrolled, load_key
+from kiosk.sync.updates import Updates
 from kiosk.sync.worker import SyncStats, SyncTimers, SyncWorker
+from kiosk.update.manifest import ReleaseError, load_public_key
 from kiosk.venue.claims import VenueClaims
 from kiosk.venue.discovery import Directory
 from kiosk.venue.link import VenueLink
@@ -311,6 +317,10 @@ def build_sync(
     sync = config.sync
     ca_bundle = str(sync.ca_bundle) if sync.ca_bundle else enrolment.ca_bundle
     client = CentralClient(enrolment.server, enrolment.device_id, load_key(config.state_dir), ca_bundle=ca_bundle)
+    updates = None
+    if config.updates.enabled:
+        key = load_release_key(config.updates.public_key)
+        updates = Updates(config.state_dir, client, key, __version__, clock.wall)
     return SyncWorker(
         database=config.database_path,
         state_dir=config.state_dir,
@@ -325,7 +335,20 @@ def build_sync(
         retention=retention,
         doorbell=doorbell,
         status=status,
+        updates=updates,
+        confirm_s=config.updates.confirm_s,
     )
+
+
+def load_release_key(path: Path) -> Ed25519PublicKey | None:
+    """The release key baked into the image; None (no update is taken, said once) when it is missing or bad."""
+    try:
+        return load_public_key(path.read_bytes())
+    except FileNotFoundError:
+        log.info("%s: no release key on this box: updates from the centre are not taken", path)
+    except (OSError, ReleaseError) as exc:
+        log.error("%s: the release key cannot be used (%s): updates from the centre are not taken", path, exc)
+    return None
 
 
 def sync_once(config: KioskConfig) -> dict[str, Any]:

@@ -111,6 +111,15 @@ def run(config_flag: str | None, source: str | None, state_dir: str | None, unti
     log.info("stopped: %s", json.dumps(kiosk.metrics.snapshot()))
 
 
+def _add_update_commands() -> None:
+    from kiosk.update.commands import add_commands
+
+    add_commands(cli, get_config, CONFIG_HELP)
+
+
+_add_update_commands()
+
+
 @cli.command("check-config")
 @click.option("--config", "config_flag", help=CONFIG_HELP)
 def check_config(config_flag: str | None) -> None:
@@ -333,15 +342,24 @@ def _test_rig(config: KioskConfig, mock: bool) -> tuple[Any, Any]:
 
 
 @cli.command()
-@click.option("--server", required=True, help="The central server, e.g. https://central.example.")
-@click.option("--code", required=True, help="The one-time enrolment code (kiosk-central enroll-code).")
+@click.option("--server", help="The central server, e.g. https://central.example.")
+@click.option("--code", help="The one-time enrolment code (kiosk-central enroll-code, or an enrolment sheet).")
+@click.option("--sheet-text", help="Instead of --server and --code: the text of the sheet's QR code, as scanned.")
 @click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="CA certificates for the server.")
 @click.option("--config", "config_flag", help=CONFIG_HELP)
 @click.option("--state-dir", help=STATE_HELP)
-def enroll(server: str, code: str, ca_bundle: str | None, config_flag: str | None, state_dir: str | None) -> None:
+def enroll(
+    server: str | None,
+    code: str | None,
+    sheet_text: str | None,
+    ca_bundle: str | None,
+    config_flag: str | None,
+    state_dir: str | None,
+) -> None:
     """Register this kiosk with the central server: device key, id, venue, shared secret, first lists."""
     from kiosk.sync.enrol import enrol_device
 
+    server, code = enrolment_target(server, code, sheet_text)
     config = get_config(config_flag, state_dir)
     setup_logging(config.log.level)
     try:
@@ -349,6 +367,22 @@ def enroll(server: str, code: str, ca_bundle: str | None, config_flag: str | Non
     except KioskError as exc:
         fail(str(exc))
     click.echo(f"enrolled as device {enrolment.device_id} at venue {enrolment.venue}; state in {config.state_dir}")
+
+
+def enrolment_target(server: str | None, code: str | None, sheet_text: str | None) -> tuple[str, str]:
+    """The server and code from --server and --code, or from an enrolment sheet's QR text (`KIOSK-ENROL:URL|CODE`,
+    made by central/bulk/sheet.py)."""
+    if sheet_text is None:
+        if not server or not code:
+            raise click.UsageError("give --server and --code, or --sheet-text")
+        return server, code
+    if server or code:
+        raise click.UsageError("give --sheet-text alone, or --server and --code")
+    text = sheet_text.strip()
+    found, _, found_code = text.removeprefix("KIOSK-ENROL:").partition("|")
+    if not text.startswith("KIOSK-ENROL:") or not found.startswith(("https://", "http://")) or not found_code.strip():
+        raise click.BadParameter("not an enrolment sheet's QR text (KIOSK-ENROL:URL|CODE)", param_hint="--sheet-text")
+    return found, found_code.strip()
 
 
 @cli.command()

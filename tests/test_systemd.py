@@ -24,10 +24,25 @@ VENV_BIN = Path(sys.executable).parent
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
-@pytest.mark.parametrize("unit", ["kiosk.service", "kiosk-central.service"])
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "kiosk.service",
+        "kiosk-central.service",
+        "kiosk-update.path",
+        "kiosk-update.service",
+        "kiosk-update-check.service",
+        "kiosk-update-check.timer",
+        "kiosk-rollback.service",
+    ],
+)
 def test_unit_files_verify_cleanly(tmp_path: Path, unit: str):
     # The units point at /opt/kiosk/current (made by scripts/provision-pi.sh): verify them against this venv.
     text = (UNITS / unit).read_text().replace("/opt/kiosk/current/bin/", f"{VENV_BIN}/")
+    text = text.replace("/opt/kiosk/previous/bin/", f"{VENV_BIN}/")
+    for companion in ("kiosk-update.service", "kiosk-update-check.service", "kiosk-rollback.service"):
+        if companion != unit:  # what a path, a timer or OnFailure= names must exist beside it
+            (tmp_path / companion).write_text((UNITS / companion).read_text().replace("/opt/kiosk/", "/usr/"))
     env_file = tmp_path / "central.env"
     env_file.write_text("KIOSK_CENTRAL_DB=sqlite:////var/lib/kiosk-central/central.db\n")
     (tmp_path / unit).write_text(text.replace("/etc/kiosk-central/central.env", str(env_file)))

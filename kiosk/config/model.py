@@ -173,6 +173,16 @@ class VenueConfig(Section):
     )
 
 
+class UpdatesConfig(Section):
+    enabled: bool = Field(True, description="Take the signed releases the centre offers (docs/updates.md).")
+    public_key: Path = Field(
+        Path("/etc/kiosk/release-key.pub"), strict=False, description="The release key's public half (PEM)."
+    )
+    confirm_s: float = Field(
+        120, ge=10, le=3600, description="A new release that has run this long is kept (else rolled back)."
+    )
+
+
 class StatusPageConfig(Section):
     enabled: bool = Field(True, description="Serve the technician's status page and /metrics.")
     host: str = Field("127.0.0.1", description="Address to listen on; anything but loopback needs a token.")
@@ -211,6 +221,7 @@ class KioskConfig(Section):
     sync: SyncConfig = Field(default_factory=SyncConfig)
     status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
     venue: VenueConfig = Field(default_factory=VenueConfig)
+    updates: UpdatesConfig = Field(default_factory=UpdatesConfig)
     log: LogConfig = Field(default_factory=LogConfig)
 
     @model_validator(mode="after")

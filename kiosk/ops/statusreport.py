@@ -31,6 +31,7 @@ from kiosk.store.salvage import Recovery
 from kiosk.store.venuebook import VenueBook
 from kiosk.sync.identity import NotEnrolled, load_enrolment
 from kiosk.sync.worker import SyncStats
+from kiosk.update.state import load_state
 
 RECENT_FIELDS = ("seq", "wall_time", "clock_synced", "direction", "kind", "decision", "reason", "latency_ms")
 
@@ -122,6 +123,7 @@ def heartbeat(kiosk: KioskView, store: EventStore) -> dict[str, Any]:
         "occupancy": occupancy_today(kiosk.config),
         "scanners": scanner_state(kiosk),
         "osdp": osdp_state(kiosk),
+        "update": load_state(kiosk.config.state_dir).heartbeat(__version__),
     }
 
 

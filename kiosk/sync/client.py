@@ -132,6 +132,23 @@ class CentralClient:
             raise Retryable("the status-list answer is not a versioned JSON object")
         return document
 
+    def bundle(self, url: str, limit: int) -> bytes:
+        """A release bundle the centre offers (docs/updates.md), read to at most `limit` bytes: Refused beyond."""
+        if not url.startswith("/api/v1/releases/"):
+            raise Refused(f"the update's url {url[:80]!r} is not a release of this centre")
+        answer = _checked(self._authorised("GET", url, stream=True, timeout=(TIMEOUT, 60.0)))
+        body = bytearray()
+        try:
+            for chunk in answer.iter_content(65536):
+                body += chunk
+                if len(body) > limit:
+                    raise Refused(f"the bundle is larger than its manifest says ({limit} bytes)")
+        except requests.RequestException as exc:
+            raise Retryable(f"bundle download broke off: {type(exc).__name__}") from None
+        finally:
+            answer.close()
+        return bytes(body)
+
     def heartbeat(self, body: dict[str, Any]) -> None:
         self._authorised("POST", "/api/v1/heartbeat", json=body)
 

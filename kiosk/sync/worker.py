@@ -42,6 +42,7 @@ from kiosk.sync.configsync import (
     status_version,
 )
 from kiosk.sync.effective import policy_with
+from kiosk.sync.updates import Updates
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -87,6 +88,8 @@ class SyncWorker:
         retention: Retention | None = None,
         doorbell: threading.Event | None = None,
         status: Published[SyncStats] | None = None,
+        updates: Updates | None = None,
+        confirm_s: float = 120.0,
     ) -> None:
         self.database = database
         self.state_dir = state_dir
@@ -101,6 +104,9 @@ class SyncWorker:
         self.batch = batch
         self.retention = retention  # sent events past store.retention_days, deleted once an hour
         self.status: Published[SyncStats] = status or Published(SyncStats())  # read by the reports
+        self.updates = updates  # signed releases the centre offers (docs/updates.md); None: not taken
+        self.confirm_s = confirm_s
+        self._started = time.monotonic()
         self._retry_after: float | None = None
         self._not_before = 0.0  # monotonic: no upload before this (backoff, Retry-After)
         self._stop = threading.Event()
@@ -213,12 +219,16 @@ class SyncWorker:
             if answer is not None:
                 document, etag = answer
                 pulled = apply_config(self.state_dir, document)
+                if self.updates is not None:
+                    self.updates.remember(document)
                 wanted = document.get("status_list_version")
                 if isinstance(wanted, int) and wanted != status_version(self.state_dir):
                     since = status_version(self.state_dir)
                     status = merge_status(self.state_dir, self.client.status_list(since if wanted > since else 0))
                 save_etag(self.state_dir, etag)  # only now: a failed status fetch is tried again at the next pull
             access = self._pull_access()
+            if self.updates is not None:
+                self.updates.retry()
         except (Retryable, Refused, Revoked) as exc:
             return self._unanswered(exc)
         except OSError as exc:  # a full disk: the last good lists stay; the heartbeat and uploads still go
@@ -271,6 +281,11 @@ class SyncWorker:
         )
 
     def send_heartbeat(self, store: EventStore) -> bool:
+        if self.updates is not None:  # before the heartbeat, so that it reports the release kept
+            try:
+                self.updates.confirm(time.monotonic() - self._started, self.confirm_s)
+            except OSError as exc:
+                self._throttle.error("update-state", "update state not written: %s", exc)
         try:
             self.client.heartbeat(self.heartbeat_body(store))
         except (Retryable, Refused, Revoked) as exc:
