@@ -9,6 +9,7 @@
 #     --no-enable        install the units but do not enable them (images enable them their own way)
 #     --read-only-root   overlay root filesystem (raspi-config), state on the data partition below
 #     --data-device SPEC the writable partition for /var/lib/kiosk (default LABEL=kiosk-data)
+#     --release-key FILE the release key's public half (PEM): /etc/kiosk/release-key.pub, for signed updates
 #     --dry-run          say what would change, change nothing
 #     --rollback         point /opt/kiosk/current back at the previous release and restart the service
 #
@@ -26,6 +27,7 @@
 #   switch    /opt/kiosk/current -> releases/<version>, swapped atomically; /opt/kiosk/previous -> the one
 #             before; any other release is removed (two are kept).
 #   config    /etc/kiosk/kiosk.toml from config/kiosk.example.toml, only when absent: never overwritten.
+#   key       /etc/kiosk/release-key.pub from --release-key (root 0644): the key signed updates must verify with.
 #   units     systemd/*.service etc. from the source (not kiosk-central*: that runs on the central server)
 #             into /etc/systemd/system, and enabled; a running kiosk is restarted when its release changed.
 #   time      NTPSynchronized checked when systemd runs; a warning, never a failure.
@@ -45,6 +47,7 @@ ENABLE=1
 DRY_RUN=0
 READ_ONLY=0
 DATA_DEVICE="LABEL=kiosk-data"
+RELEASE_KEY=""
 ACTION=provision
 
 REQUIRED_PKGS="python3 python3-venv ca-certificates libzbar0 espeak-ng alsa-utils fonts-dejavu-core
@@ -105,6 +108,7 @@ parse_args() {
             --source) SOURCE=${2:?--source needs a path}; shift ;;
             --version) VERSION=${2:?--version needs a value}; shift ;;
             --data-device) DATA_DEVICE=${2:?--data-device needs LABEL=..., UUID=... or /dev/...}; shift ;;
+            --release-key) RELEASE_KEY=${2:?--release-key needs a PEM file}; shift ;;
             --no-enable) ENABLE=0 ;;
             --read-only-root) READ_ONLY=1 ;;
             --dry-run) DRY_RUN=1 ;;
@@ -357,6 +361,25 @@ config() {
         return 0
     fi
     ensure_owner_mode "$cfg" root kiosk 0640 "$quiet"
+}
+
+# The public half of the release key (docs/updates.md): a kiosk takes only updates signed with its private half.
+release_key() {
+    local dest=/etc/kiosk/release-key.pub
+    if [ -n "$RELEASE_KEY" ]; then
+        [ -f "$RELEASE_KEY" ] || die "--release-key $RELEASE_KEY: no such file"
+        grep -q "BEGIN PUBLIC KEY" "$RELEASE_KEY" || die "--release-key $RELEASE_KEY: not a PEM public key"
+        if cmp -s "$RELEASE_KEY" "$(r "$dest")"; then
+            in_place "$dest"
+        else
+            run install -m 0644 "$RELEASE_KEY" "$(r "$dest")"
+            changed "$dest: the release key (signed updates verify with it)"
+        fi
+    elif [ -f "$(r "$dest")" ]; then
+        in_place "$dest"
+    else
+        warn "no $dest (--release-key): this kiosk takes no updates from the centre"
+    fi
 }
 
 # ---------------------------------------------------------------------------------------------------- release
@@ -692,6 +715,7 @@ main() {
     [ "$READ_ONLY" = 0 ] || data_partition
     directories
     config
+    release_key
     release
     switch_current
     prune_releases

@@ -224,3 +224,19 @@ def test_the_bundle_is_unpacked_with_no_path_out_of_its_tree(gate: Any) -> None:
     assert "not installed" in said and not (state.parent / "escaped").exists()
     assert box.current() == "releases/0.1.0"
     shutil.rmtree(state / "updates", ignore_errors=True)
+
+
+def test_provisioning_bakes_the_release_key_into_the_box(fake: Fake, tmp_path: Path) -> None:  # noqa: F811
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    pub = tmp_path / "release-key.pub"
+    pub.write_bytes(KEY.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    bare = fake.run()
+    assert "this kiosk takes no updates" in bare.stdout + bare.stderr
+    fake.run("--release-key", str(pub))
+    baked = fake.root / "etc/kiosk/release-key.pub"
+    assert baked.read_bytes() == pub.read_bytes() and oct(baked.stat().st_mode & 0o777) == "0o644"
+    again = fake.run("--release-key", str(pub))
+    assert "release-key.pub: the release key" not in again.stdout  # in place
+    pub.write_text("not a key\n")
+    assert "not a PEM public key" in fake.run("--release-key", str(pub), check=False).stderr
