@@ -5,7 +5,8 @@
 # The kiosk source: files/kiosk-src when image/build-image.sh copied it there (always, for build-docker.sh);
 # else the kiosk checkout this stage lives in (STAGE_LIST naming .../image/pi-gen/stage-kiosk in place).
 # Set in pi-gen's config with `export`:  KIOSK_VERSION (release name; default pyproject's),
-# KIOSK_READ_ONLY_ROOT=1 (overlay root, /var/lib/kiosk on the partition labelled kiosk-data: image/README.md).
+# KIOSK_READ_ONLY_ROOT=1 (overlay root, /var/lib/kiosk on the partition labelled kiosk-data: image/README.md),
+# KIOSK_RELEASE_KEY (the release key's public half, PEM, on the build machine: signed updates, docs/updates.md).
 
 if [ -d files/kiosk-src ]; then
 	SRC=files/kiosk-src
@@ -23,6 +24,10 @@ tar -C "${SRC}" --exclude=./.venv --exclude=./.git --exclude=./tests --exclude=_
 OPTIONS="--no-enable --source ${IN_ROOT}"
 [ -z "${KIOSK_VERSION:-}" ] || OPTIONS="${OPTIONS} --version ${KIOSK_VERSION}"
 [ "${KIOSK_READ_ONLY_ROOT:-0}" != 1 ] || OPTIONS="${OPTIONS} --read-only-root"
+if [ -n "${KIOSK_RELEASE_KEY:-}" ]; then
+	install -m 0644 "${KIOSK_RELEASE_KEY}" "${ROOTFS_DIR}${IN_ROOT}/release-key.pub"
+	OPTIONS="${OPTIONS} --release-key ${IN_ROOT}/release-key.pub"
+fi
 
 on_chroot << CHROOT
 bash ${IN_ROOT}/scripts/provision-pi.sh ${OPTIONS}
@@ -34,7 +39,7 @@ install -m 0644 files/kiosk-enroll.example.txt "${ROOTFS_DIR}/boot/firmware/kios
 
 # systemctl in the chroot makes the links only: nothing runs at build time.
 on_chroot << CHROOT
-systemctl enable kiosk.service kiosk-enroll.service
+systemctl enable kiosk.service kiosk-enroll.service kiosk-update.path kiosk-update-check.timer
 CHROOT
 
 # Nothing box-specific may be in a fleet image: the device key is made at enrolment, on each box.
