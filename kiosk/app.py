@@ -26,6 +26,7 @@ from kiosk.decode.reader import FrameReader
 from kiosk.hardware import Feedback
 from kiosk.loop import Gate, ScanLoop
 from kiosk.metrics import LoopMetrics
+from kiosk.ops.diagnose import diagnose
 from kiosk.ops.frametap import FrameTap, chain_observers
 from kiosk.ops.notify import Notifier
 from kiosk.ops.statuspage import StatusPage, StatusPageError
@@ -43,6 +44,7 @@ from kiosk.store.salvage import Recovery, open_store
 from kiosk.store.venuebook import VenueBook
 from kiosk.sync.client import CentralClient
 from kiosk.sync.configsync import PEERS_FILE
+from kiosk.sync.diagnostics import Diagnostics
 from kiosk.sync.effective import with_central_policy, with_enrolment
 from kiosk.sync.enrol import once_heartbeat, run_once
 from kiosk.sync.identity import Enrolment, NotEnrolled, load_key
@@ -337,6 +339,7 @@ def build_sync(
         status=status,
         updates=updates,
         confirm_s=config.updates.confirm_s,
+        diagnostics=Diagnostics(config.state_dir, client, partial(diagnose, config)),
     )
 
 

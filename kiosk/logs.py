@@ -13,7 +13,9 @@ import logging.handlers
 import os
 import queue
 import sys
+import threading
 import time
+from collections import deque
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Under systemd, stderr goes to journald: no timestamp (journald adds its own), and the syslog priority as the
@@ -29,6 +31,34 @@ class _JournalFormatter(logging.Formatter):
         return super().format(record).replace("\n", " | ")
 
 
+class LogRing(logging.Handler):
+    """The last lines logged, in memory, for a technician who asks from the centre (remote diagnostics): what
+    the journal has, without the journal's permissions. The logs carry no personal data (no QR text, name or ID
+    number is ever logged), so neither does this."""
+
+    def __init__(self, capacity: int = 1000) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter(_FORMAT))
+        self._lines: deque[str] = deque(maxlen=capacity)
+        self._guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record).replace("\n", " | ")[:2000]
+        except Exception:  # a record that cannot be formatted is dropped here, as logging does
+            return
+        with self._guard:
+            self._lines.append(line)
+
+    def last(self, count: int) -> list[str]:
+        with self._guard:
+            return list(self._lines)[-count:] if count > 0 else []
+
+
+RECENT = LogRing()
+"""The process's recent log lines (every record that reaches the root logger through setup_logging)."""
+
+
 def setup_logging(level: str) -> None:
     """Route the root logger through a queue to stderr (idempotent)."""
     root = logging.getLogger()
@@ -40,7 +70,7 @@ def setup_logging(level: str) -> None:
     writer.setFormatter(
         _JournalFormatter(_JOURNAL_FORMAT) if os.environ.get("JOURNAL_STREAM") else logging.Formatter(_FORMAT)
     )
-    listener = logging.handlers.QueueListener(records, writer)
+    listener = logging.handlers.QueueListener(records, writer, RECENT)
     listener.start()
     atexit.register(listener.stop)  # flushes what is queued before the process exits
     root.handlers = [logging.handlers.QueueHandler(records)]

@@ -149,6 +149,10 @@ class CentralClient:
             answer.close()
         return bytes(body)
 
+    def diagnostics(self, answer: dict[str, Any]) -> None:
+        """A technician's diagnostics request answered (docs/updates.md, "Remote diagnostics")."""
+        self._authorised("POST", "/api/v1/diagnostics", json=answer)
+
     def heartbeat(self, body: dict[str, Any]) -> None:
         self._authorised("POST", "/api/v1/heartbeat", json=body)
 

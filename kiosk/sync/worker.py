@@ -41,6 +41,7 @@ from kiosk.sync.configsync import (
     save_etag,
     status_version,
 )
+from kiosk.sync.diagnostics import Diagnostics
 from kiosk.sync.effective import policy_with
 from kiosk.sync.updates import Updates
 
@@ -90,6 +91,7 @@ class SyncWorker:
         status: Published[SyncStats] | None = None,
         updates: Updates | None = None,
         confirm_s: float = 120.0,
+        diagnostics: Diagnostics | None = None,
     ) -> None:
         self.database = database
         self.state_dir = state_dir
@@ -106,6 +108,7 @@ class SyncWorker:
         self.status: Published[SyncStats] = status or Published(SyncStats())  # read by the reports
         self.updates = updates  # signed releases the centre offers (docs/updates.md); None: not taken
         self.confirm_s = confirm_s
+        self.diagnostics = diagnostics  # a technician's request from the centre, answered after a pull
         self._started = time.monotonic()
         self._retry_after: float | None = None
         self._not_before = 0.0  # monotonic: no upload before this (backoff, Retry-After)
@@ -219,16 +222,14 @@ class SyncWorker:
             if answer is not None:
                 document, etag = answer
                 pulled = apply_config(self.state_dir, document)
-                if self.updates is not None:
-                    self.updates.remember(document)
+                self._take_requests(document)
                 wanted = document.get("status_list_version")
                 if isinstance(wanted, int) and wanted != status_version(self.state_dir):
                     since = status_version(self.state_dir)
                     status = merge_status(self.state_dir, self.client.status_list(since if wanted > since else 0))
                 save_etag(self.state_dir, etag)  # only now: a failed status fetch is tried again at the next pull
             access = self._pull_access()
-            if self.updates is not None:
-                self.updates.retry()
+            self._act_on_requests()
         except (Retryable, Refused, Revoked) as exc:
             return self._unanswered(exc)
         except OSError as exc:  # a full disk: the last good lists stay; the heartbeat and uploads still go
@@ -244,6 +245,20 @@ class SyncWorker:
         if pulled or status is not None or access is not None or confirmed:
             self._publish(pulled, status or pulled.status, confirmed, at, access)
         return True
+
+    def _take_requests(self, document: dict[str, Any]) -> None:
+        """What the config document asks beyond the lists: an update offered, diagnostics asked."""
+        if self.updates is not None:
+            self.updates.remember(document)
+        if self.diagnostics is not None:
+            self.diagnostics.remember(document)
+
+    def _act_on_requests(self) -> None:
+        """At every pull, not only when the document changed: a fetch or an answer that failed is tried again."""
+        if self.updates is not None:
+            self.updates.retry()
+        if self.diagnostics is not None:
+            self.diagnostics.answer()
 
     def _pull_access(self) -> AccessList | None:
         """The venue's access list if it changed since the copy held (asked on every pull: a 304 costs the centre
