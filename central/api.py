@@ -23,6 +23,8 @@ from starlette.concurrency import run_in_threadpool
 
 from central import __version__
 from central.devices import TOKEN_TTL, Device, authenticate, challenge, enroll, issue_token, record_heartbeat
+from central.diagnostics.routes import MAX_BODY as MAX_DIAGNOSTICS_BYTES
+from central.diagnostics.routes import add_diagnostics_route
 from central.errors import CentralError, Unauthenticated
 from central.feed.routes import add_feed_route
 from central.gzipped import json_answer
@@ -45,6 +47,8 @@ from central.models import (
 from central.passkeys import PassKey
 from central.people import access_etag, access_list, list_etag
 from central.ratelimit import AddressLimit, BodyLimit, Kind, RateLimiter, TooManyRequests, bearer_token
+from central.releases.routes import add_release_route
+from central.releases.store import releases_dir
 from central.rollup import mark_heard
 from central.timeutil import utcnow
 from central.venuestate import claim, venue_passages
@@ -221,8 +225,11 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
         return Response(status_code=204)
 
     _access_list_route(app, deps, sender)
+    # GET /api/v1/releases/{version}/bundle (docs/updates.md), from the state directory `release add` keeps them in
+    add_release_route(app, deps.transaction, sender, releases_dir(deps.engine.url.render_as_string()))
     _visits_route(app, deps, sender)
     _venue_routes(app, deps, sender)
+    add_diagnostics_route(app, deps.transaction, sender, deps.clock)  # POST /api/v1/diagnostics
 
 
 def _venue_routes(app: FastAPI, deps: _Deps, sender: Callable[..., Device]) -> None:
@@ -304,6 +311,8 @@ def _body_limit(path: str) -> int | None:
         return MAX_UPLOAD_BYTES + 64 * 1024
     if path == "/api/v1/visits":
         return MAX_VISITS_BYTES
+    if path == "/api/v1/diagnostics":
+        return MAX_DIAGNOSTICS_BYTES
     return MAX_OTHER_BYTES if path.startswith("/api/") else None
 
 

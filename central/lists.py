@@ -10,9 +10,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, select, text
 
+from central.diagnostics.store import pending as pending_diagnostics
 from central.errors import CentralError
+from central.releases.offer import update_offer  # the `update` field (docs/updates.md); declares `releases`
 from central.schema import status_entries, trust_entries, venues
 from central.timeutil import aware
+from central.trustsources import tables as _trust_source_tables  # noqa: F401  (declares trust_sources: migration 0013)
 from central.venuestate import peers_of
 from kiosk.credentials.trust import TrustListError, TrustStore
 
@@ -93,7 +96,9 @@ def import_trust(conn: Connection, data: Any, now: datetime) -> int:
         TrustStore.from_json(data)
     except TrustListError as exc:
         raise CentralError(f"trust list refused: {exc}") from None
-    held = {(row.section, json.dumps(row.entry, sort_keys=True)) for row in conn.execute(select(trust_entries))}
+    # Only entries imported by hand count as held: one a source also lists leaves with that source's next list.
+    by_hand = select(trust_entries).where(trust_entries.c.source.is_(None))
+    held = {(row.section, json.dumps(row.entry, sort_keys=True)) for row in conn.execute(by_hand)}
     rows = [
         {"section": section, "entry": entry, "added_at": now}
         for section in SECTIONS
@@ -109,8 +114,12 @@ def trust_list(conn: Connection, now: datetime) -> dict[str, Any]:
     """The trust list as the centre issues it now: `issued_at` is the time it is served, not the newest entry's
     (signers change rarely; a kiosk measures how long since the centre last confirmed its list)."""
     document: dict[str, Any] = {section: [] for section in SECTIONS}
+    seen: set[str] = set()  # an entry both imported by hand and on a source's list goes to kiosks once
     for row in conn.execute(select(trust_entries).order_by(trust_entries.c.id)):
-        document[row.section].append(row.entry)
+        key = json.dumps([row.section, row.entry], sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            document[row.section].append(row.entry)
     document["issued_at"] = now.isoformat()
     return document
 
@@ -127,5 +136,11 @@ def config_document(conn: Connection, device_id: str, venue_id: int, now: dateti
         "peers": peers_of(conn, venue_id, device_id),  # the venue's other gates (docs/venue-state.md)
         "messages": {},
     }
+    offer = update_offer(conn, device_id, venue_id)  # a signed release to install, or None (docs/updates.md)
+    if offer is not None:  # hashed only when there is one: a device offered nothing keeps the version it had
+        body["update"] = offer
+    asked = pending_diagnostics(conn, device_id, now)  # a technician's request (docs/updates.md), or None
+    if asked is not None:  # likewise
+        body["diagnostics"] = asked
     version = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32]
-    return {"version": version, **body, "trust_list": trust}, version
+    return {"version": version, **body, "trust_list": trust, "update": offer, "diagnostics": asked}, version

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, delete, or_
 
 from central.declarations.issuing import purge as purge_declarations
+from central.diagnostics.store import purge as purge_diagnostics
 from central.partitions import ensure_partitions, purge_before
 from central.schema import audit_log, auth_nonces, auth_tokens, login_failures, visits, web_sessions
 from central.timeutil import utcnow
@@ -108,6 +109,7 @@ def _expired(conn: Connection, now: datetime, removed: Removed) -> None:
     removed.login_failures = conn.execute(failures).rowcount
     removed.device_auth = conn.execute(delete(auth_nonces).where(auth_nonces.c.expires_at < now)).rowcount
     removed.device_auth += conn.execute(delete(auth_tokens).where(auth_tokens.c.expires_at < now)).rowcount
+    purge_diagnostics(conn, now)  # a technician's requests and the kiosks' answers: 30 days
 
 
 def _report(removed: Removed, retention_days: int | None) -> None:

@@ -2,7 +2,7 @@
 
 What the figures mean (what a provincial officer reads on the page and in the report):
 
-- registered: venues in the unit's subtree (every venue in `venues`), also counted by category.
+- registered: venues in the unit's subtree (every venue in `venues` not retired), also counted by category.
 - deployed: a registered venue with at least one enrolled device that is not revoked. An enrolled kiosk is what
   the 2021 directives asked each venue to put in place.
 - coverage % = deployed / registered (none when nothing is registered): how far deployment has got.
@@ -13,9 +13,10 @@ What the figures mean (what a provincial officer reads on the page and in the re
   `now`, and over the 7 local days ending with it (central/localtime.py).
 - active on day d: the venue's `venue_days` row for d says heard or has scans; "active today" counts those.
 - Over time (one point per local day, the last `days` days ending today), at the end of each day (at `now` for
-  today): registered = venues created by then; deployed = venues with a device enrolled by then and not revoked
-  by then; active = venues active that day. Coverage per day = deployed / registered (its last point is the
-  coverage % above); "in use" per day = active / registered, which shows whether deployed kiosks are used.
+  today): registered = venues created by then and not retired by then; deployed = venues with a device enrolled
+  by then and not revoked by then; active = venues active that day. Coverage per day = deployed / registered (its
+  last point is the coverage % above); "in use" per day = active / registered, which shows whether deployed kiosks
+  are used.
 
 A unit's figures cover its whole subtree. The report has one row per direct child unit; venues attached to the
 unit itself (a commune's venues; any level may have some) are listed, and are summed in `direct`, so that the
@@ -205,6 +206,11 @@ def unit_report(
     )
 
 
+def _in_use() -> ColumnElement[bool]:
+    """A venue not retired (central/venues/changes.py): a retired one is neither registered nor to deploy."""
+    return venues.c.retired_at.is_(None)
+
+
 def _in_scope(column: Any, scope: list[int] | None) -> ColumnElement[bool]:
     return true() if scope is None else column.in_(scope)
 
@@ -258,7 +264,7 @@ def _per_venue(scope_filter: ColumnElement[bool], now: datetime, today: date) ->
 
 def _unit_figures(conn: Connection, scope: list[int] | None, now: datetime, today: date) -> dict[int, Figures]:
     """The figures of the venues attached to each unit in scope (not below it), by unit id."""
-    venue = _per_venue(_in_scope(venues.c.unit_id, scope), now, today).subquery()
+    venue = _per_venue(and_(_in_scope(venues.c.unit_id, scope), _in_use()), now, today).subquery()
     query = select(
         venue.c.unit_id, venue.c.category, func.count(),
         func.sum(case((venue.c.devices > 0, 1), else_=0)), func.sum(venue.c.online), func.sum(venue.c.active),
@@ -275,7 +281,7 @@ def _unit_figures(conn: Connection, scope: list[int] | None, now: datetime, toda
 
 
 def _venues(conn: Connection, unit_id: int | None, now: datetime, today: date, limit: int) -> list[VenueRow]:
-    query = _per_venue(venues.c.unit_id == unit_id, now, today).order_by(venues.c.code).limit(limit)
+    query = _per_venue(and_(venues.c.unit_id == unit_id, _in_use()), now, today).order_by(venues.c.code).limit(limit)
     return [
         VenueRow(row.id, row.code, row.name, row.category, int(row.devices), int(row.offline), aware(row.last_seen),
                  bool(row.online), bool(row.active), int(row.today), int(row.week))
@@ -315,7 +321,9 @@ def _series(conn: Connection, scope: list[int] | None, window: list[date], now: 
     zone = local_zone()
     ends = [min(day_start(day + timedelta(days=1), zone), now).astimezone(UTC) for day in window]
     created = venues.c.created_at
-    registered = select(*(func.sum(case((created <= end, 1), else_=0)) for end in ends)).where(in_scope)
+    retired = venues.c.retired_at
+    open_at = [and_(created <= end, or_(retired.is_(None), retired > end)) for end in ends]  # retired: not counted
+    registered = select(*(func.sum(case((open_then, 1), else_=0)) for open_then in open_at)).where(in_scope)
     enrolled, revoked = devices.c.enrolled_at, devices.c.revoked_at
     live_at = [and_(enrolled <= end, or_(revoked.is_(None), revoked > end)) for end in ends]
     per_venue = (

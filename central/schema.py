@@ -52,6 +52,10 @@ venues = Table(
     Column("category", String(32), nullable=False),
     Column("policy", JSON, nullable=True),  # overrides of the kiosk policy for this venue (mode, rules)
     Column("created_at", TZ, nullable=False),
+    Column("address", Text, nullable=True),  # where the venue is (venues.csv, the enrolment sheet): a place's
+    Column("retired_at", TZ, nullable=True),  # closed (migration 0012, central/venues/): kept, its kiosks revoked
+    Column("folded", Text, nullable=True),  # code and name without diacritics, lower case, for search; NULL: not yet
+    Column("folded_from", Text, nullable=True),  # the name `folded` was made from: another means it is stale
 )
 
 devices = Table(
@@ -149,6 +153,8 @@ trust_entries = Table(
     Column("section", String(16), nullable=False),  # certificates, shc_issuers, csca, pass_keys
     Column("entry", JSON, nullable=False),  # as in docs/trust-list.md
     Column("added_at", TZ, nullable=False),
+    Column("source", String(64), nullable=True),  # the trust source it was fetched from; NULL: imported by hand
+    Index("trust_entries_source", "source"),
 )
 
 settings = Table(
@@ -206,6 +212,7 @@ audit_log = Table(
     Column("reason", Text, nullable=False),  # why, as the person gave it
     Column("detail", JSON, nullable=True),  # the window, the options, how much was found
     Column("address", String(64), nullable=True),  # the client's address for the web
+    Index("audit_log_subject", "subject", "id"),  # a venue's history on its pages (migration 0012)
 )
 
 declarations = Table(

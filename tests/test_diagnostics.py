@@ -74,3 +74,33 @@ def test_the_ring_keeps_the_last_lines_only() -> None:
         logger.removeHandler(ring)
     assert [line.split(": ", 1)[1] for line in ring.last(10)] == ["multi | line 2", "multi | line 3", "multi | line 4"]
     assert ring.last(0) == []
+
+
+def test_a_technician_asks_a_real_centre_and_the_kiosk_answers_at_its_next_pull(tmp_path: Path) -> None:
+    from central_fixtures import SECRET
+    from test_sync_cli import enrolled_state, sync_once
+
+    from central.diagnostics.store import ask, keep_answer, latest, pending
+    from central.timeutil import utcnow
+    from kiosk.demo.central import LocalCentral
+    from kiosk.sync.identity import load_enrolment
+
+    (tmp_path / "central").mkdir()
+    with LocalCentral(tmp_path / "central", SECRET) as central:
+        central.venue_with_code(("67", "Tỉnh Đắk Nông"), ("BV-DN", "Bệnh viện Đắk Nông"), "hospital")
+        state = enrolled_state(central, tmp_path)
+        enrolment = load_enrolment(state)
+        assert enrolment is not None
+        device = enrolment.device_id
+        with central.engine.begin() as conn:
+            asked = ask(conn, device, 20, actor="technician", now=utcnow(), reason="gate 3 reads nothing")
+        assert sync_once(state)[0] == 0
+        with central.engine.begin() as conn:
+            found = latest(conn, device)
+            assert found is not None and found["id"] == asked and found["answer"] is not None
+            checks = {check["name"]: check["status"] for check in found["answer"]["doctor"]["checks"]}
+            assert checks["database"] == "ok" and "camera" not in checks
+            assert pending(conn, device, utcnow()) is None  # answered: no longer in the config document
+            forged = {"id": asked, "doctor": {}, "logs": ["from someone else"]}
+            assert not keep_answer(conn, "another-device", forged, utcnow())
+        assert sync_once(state)[0] == 0  # nothing asked: nothing answered again

@@ -15,13 +15,17 @@ import click
 
 from central import __version__
 from central.cli.accounts import account
+from central.cli.bulk import enroll_sheet, unit_import, venue_import
 from central.cli.common import engine_of, fail, transaction
 from central.cli.declare import contact_key, declaration_settings, pass_key
+from central.cli.diagnostics import device_diagnose, device_diagnostics
 from central.cli.passes import access_pass
 from central.cli.people import people
 from central.cli.places import unit, venue
+from central.cli.releases import release
 from central.cli.rules import venue_rules
 from central.cli.trace import dwell, trace_command
+from central.cli.trust_sources import trust_fetch, trust_source
 from central.cli.visits import visits
 from central.cli.webhooks import feed_client, webhooks
 from central.db import resolve_url
@@ -323,3 +327,11 @@ cli.add_command(feed_client)  # central/cli/webhooks.py: kiosk-central feed-clie
 for command in (unit, venue, pass_key, contact_key, declaration_settings, trace_command, dwell):  # central/cli/*.py
     cli.add_command(command)
 venue.add_command(venue_rules)  # central/cli/rules.py: kiosk-central venue rules
+unit.add_command(unit_import)  # central/cli/bulk.py: kiosk-central unit import units.csv
+venue.add_command(venue_import)  # central/cli/bulk.py: kiosk-central venue import venues.csv
+cli.add_command(enroll_sheet)  # central/cli/bulk.py: kiosk-central enroll-sheet --unit U --output sheet.html
+trust.add_command(trust_source)  # central/cli/trust_sources.py: kiosk-central trust source add | list | remove
+trust.add_command(trust_fetch)  # central/cli/trust_sources.py: kiosk-central trust fetch [NAME] [--file F]
+device.add_command(device_diagnose)  # central/cli/diagnostics.py: kiosk-central device diagnose DEVICE
+device.add_command(device_diagnostics)  # central/cli/diagnostics.py: kiosk-central device diagnostics DEVICE
+cli.add_command(release)  # central/cli/releases.py: kiosk-central release add | rollout | pause | resume | stop | list

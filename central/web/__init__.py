@@ -23,6 +23,7 @@ from central.web import (
     site_pages,
     status_pages,
     trace_pages,
+    venues_pages,
     visits_pages,
     webhooks_pages,
 )
@@ -58,6 +59,7 @@ def add_web(
     trace_pages.add_routes(app, web)
     rules_pages.add_routes(app, web)
     visits_pages.add_routes(app, web)
+    venues_pages.add_routes(app, web)  # /venues, /venues/{code}: the venues in the staff member's area
     webhooks_pages.add_routes(app, web)  # /webhooks: the outgoing webhooks in the staff member's area
     site_pages.add_routes(app, web)
     return web

@@ -205,6 +205,38 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "webhooks.error.timeout": ("Bên nhận không trả lời trong {seconds} giây.", "No answer within {seconds} s."),
     "webhooks.error.connect": ("Không kết nối được tới bên nhận.", "Could not connect to the receiver."),
     "webhooks.error.other": ("Gửi không thành công.", "The request failed."),
+    # The venue admin pages (central/web/venues_pages.py)
+    "venues.unit": ("Không có địa bàn mã «{code}» trong khu vực của bạn.", "There is no unit “{code}” in your area."),
+    "venues.none": ("Không có địa điểm nào phù hợp.", "No venue matches."),
+    "venue.name": ("Tên địa điểm: từ 1 đến 200 ký tự.", "The venue's name: 1 to 200 characters."),
+    "venue.category": ("Chọn một loại địa điểm trong danh sách.", "Choose a category from the list."),
+    "venue.unit": (
+        "Không có địa bàn mã «{code}» trong khu vực của bạn: nhập mã địa bàn mà địa điểm thuộc về.",
+        "There is no unit “{code}” in your area: give the code of the unit the venue belongs to.",
+    ),
+    "venue.reason": ("Ghi lý do (được ghi vào nhật ký).", "Give the reason (it is kept in the audit log)."),
+    "venue.confirm": (
+        "Đánh dấu ô xác nhận để cho địa điểm ngừng hoạt động.",
+        "Tick the box to confirm that the venue is to be retired.",
+    ),
+    "venue.retired": (
+        "Địa điểm đã ngừng hoạt động: thông tin và thiết bị của nó không thay đổi được nữa.",
+        "This venue is retired: its details and devices can no longer be changed.",
+    ),
+    "venue.device": (
+        "Địa điểm này không có thiết bị «{device}» đang hoạt động.",
+        "This venue has no active device “{device}”.",
+    ),
+    "venue.done.edited": ("Đã lưu thông tin địa điểm.", "The venue's details were saved."),
+    "venue.done.unchanged": ("Không có gì thay đổi.", "Nothing was changed."),
+    "venue.done.retired": (
+        "Địa điểm đã ngừng hoạt động; các kiosk của nó đã bị thu hồi.",
+        "The venue is retired; its kiosks were revoked.",
+    ),
+    "venue.done.revoked": (
+        "Đã thu hồi thiết bị: từ nay trung tâm từ chối mọi dữ liệu nó gửi lên.",
+        "The device was revoked: the centre refuses everything it sends from now on.",
+    ),
     # The health declaration; the fields' own messages come from central/declarations/form.py
     "declare.unavailable": (
         "Trung tâm tạm thời chưa cấp được mã khai báo. Vui lòng thử lại sau hoặc liên hệ cơ quan y tế.",

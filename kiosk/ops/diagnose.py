@@ -30,5 +30,5 @@ def diagnose(config: KioskConfig, request: dict[str, Any]) -> dict[str, Any]:
         "id": str(request.get("id", ""))[:64],
         "version": __version__,
         "doctor": report.as_json() | {"skipped": list(SKIPPED)},
-        "logs": RECENT.last(count),
+        "logs": [line[:500] for line in RECENT.last(count)],
     }
