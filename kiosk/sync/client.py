@@ -136,7 +136,7 @@ class CentralClient:
         """A release bundle the centre offers (docs/updates.md), read to at most `limit` bytes: Refused beyond."""
         if not url.startswith("/api/v1/releases/"):
             raise Refused(f"the update's url {url[:80]!r} is not a release of this centre")
-        answer = _checked(self._authorised("GET", url, stream=True, timeout=(TIMEOUT, 60.0)))
+        answer = _checked(self._authorised("GET", url, stream=True, timeout=(TIMEOUT[0], 60.0)))
         body = bytearray()
         try:
             for chunk in answer.iter_content(65536):
