@@ -79,7 +79,11 @@ def venue_units(conn: Connection) -> list[tuple[str, int]]:
 
 
 def make_enroll_code(conn: Connection, venue: str, now: datetime) -> str:
-    """A one-time enrolment code for `venue`, valid for 24 hours; only its hash is stored."""
+    """A one-time enrolment code for `venue`, valid for 24 hours; only its hash is stored. A retired venue gets
+    none: its kiosks were revoked, and a new one would record passages for a place that is gone."""
+    retired = conn.execute(select(venues.c.retired_at).where(venues.c.code == venue)).scalar()
+    if retired is not None:
+        raise Conflict(f"venue {venue} was retired on {retired:%Y-%m-%d}: no enrolment codes for it")
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     conn.execute(
         enroll_codes.insert().values(
@@ -90,7 +94,10 @@ def make_enroll_code(conn: Connection, venue: str, now: datetime) -> str:
 
 
 def code_hash(code: str) -> str:
-    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+    """The stored form of a code, as typed: spaces and dashes anywhere (the sheet prints it in groups of four) and
+    the case do not matter; the alphabet has neither."""
+    typed = "".join(code.split()).replace("-", "").upper()
+    return hashlib.sha256(typed.encode()).hexdigest()
 
 
 def revoke_device(conn: Connection, device_id: str, now: datetime) -> None:

@@ -397,3 +397,14 @@ def test_the_sheet_fits_a4_and_a_phone_and_its_qr_code_enrols_a_kiosk(
             enrolled = subprocess.run(command, capture_output=True, text=True, timeout=60)
             assert enrolled.returncode == 0, enrolled.stderr
             assert f"at venue {sheet.entries[0].venue}" in enrolled.stdout
+
+
+def test_a_code_typed_in_its_printed_groups_enrols_and_a_retired_venue_gets_no_code(engine: Engine) -> None:
+    district(engine)
+    with engine.begin() as conn:
+        code = make_enroll_code(conn, "DN-001", NOW)
+        spaced = " ".join(code[i : i + 4] for i in range(0, len(code), 4)).lower()  # as read off the sheet
+        assert enroll(conn, spaced, public_key(), "gate 1", NOW).venue == "DN-001"
+        conn.execute(update(venues).where(venues.c.code == "DN-002").values(retired_at=NOW))
+        with pytest.raises(CentralError, match="venue DN-002 was retired on 2026"):
+            make_enroll_code(conn, "DN-002", NOW)

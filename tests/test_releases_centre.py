@@ -299,6 +299,10 @@ def test_a_version_is_never_offered_to_a_device_running_it_or_a_later_one(
         for device_id, heartbeat in zip(ids, said, strict=False):
             record_heartbeat(conn, device_id, {"backlog": 0, **heartbeat}, CREATED)
     assert offered(engine, ids) == {ids[2], ids[4], ids[5]}  # older, unreadable, never said
+    turned_down = {"update": {"running": "0.1.9", "state": "rolled-back", "target": "0.2.0", "error": "unhealthy"}}
+    with engine.begin() as conn:
+        record_heartbeat(conn, ids[2], {"backlog": 0, **turned_down}, CREATED)
+    assert offered(engine, ids) == {ids[4], ids[5]}  # it went back from 0.2.0: not asked again
 
 
 def test_the_config_document_offers_the_release_and_devices_fetch_the_bundle(

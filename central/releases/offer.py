@@ -36,6 +36,8 @@ def update_offer(conn: Connection, device_id: str, venue_id: int) -> dict[str, A
     running = running_version(device.last_heartbeat)
     if running is not None and not _later(cohort.version, running):
         return None
+    if _turned_down(device.last_heartbeat, cohort.version):
+        return None  # the kiosk rolled it back or refused it: it will not take it, and need not be asked
     tree = UnitTree.load(conn) if cohort.unit_ids else None
     if not cohort.includes(device_id, device.unit_id, tree):
         return None
@@ -51,6 +53,16 @@ def running_version(heartbeat: Any) -> str | None:
         return str(update["running"])
     version = heartbeat.get("version")
     return version if isinstance(version, str) else None
+
+
+def _turned_down(heartbeat: Any, version: str) -> bool:
+    """The device's last heartbeat says it rolled `version` back, refused it, or failed to install it."""
+    update = heartbeat.get("update") if isinstance(heartbeat, dict) else None
+    return (
+        isinstance(update, dict)
+        and update.get("target") == version
+        and update.get("state") in ("rolled-back", "refused", "failed")
+    )
 
 
 def _later(candidate: str, running: str) -> bool:
