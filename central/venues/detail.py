@@ -127,7 +127,7 @@ def _store_faults(beat: dict[str, Any]) -> list[Words]:
 
 def _device_faults(beat: dict[str, Any]) -> list[Words]:
     found: list[Words] = []
-    camera = _part(beat, "camera")  # today's kiosks send no camera counters; a later one may (status page's)
+    camera = _part(beat, "camera")  # the camera's failure count (kiosk/ops/statusreport.py heartbeat)
     if (failures := _whole(camera.get("failures", beat.get("camera_failures")))) and failures > 0:
         found.append((f"Camera lỗi {failures} lần", f"Camera failed {failures} times"))
     if beat.get("clock_synced") is False:

@@ -112,6 +112,7 @@ def heartbeat(kiosk: KioskView, store: EventStore) -> dict[str, Any]:
         "fps": round(copy.frames / uptime, 2) if uptime > 0 else 0.0,
         "frames": copy.frames,
         "dropped": kiosk.grabber.stats.dropped,
+        "camera": {"failures": kiosk.grabber.stats.failures},  # the centre's venue page shows it among the faults
         "decisions": copy.decisions,
         "decision_ms": percentiles(copy.decision_ms),
         "disk_free_mb": shutil.disk_usage(kiosk.config.state_dir).free // 2**20,
