@@ -19,6 +19,7 @@ from central.cli.bulk import enroll_sheet, unit_import, venue_import
 from central.cli.common import engine_of, fail, transaction
 from central.cli.declare import contact_key, declaration_settings, pass_key
 from central.cli.diagnostics import device_diagnose, device_diagnostics
+from central.cli.national import national
 from central.cli.passes import access_pass
 from central.cli.people import people
 from central.cli.places import unit, venue
@@ -335,3 +336,4 @@ trust.add_command(trust_fetch)  # central/cli/trust_sources.py: kiosk-central tr
 device.add_command(device_diagnose)  # central/cli/diagnostics.py: kiosk-central device diagnose DEVICE
 device.add_command(device_diagnostics)  # central/cli/diagnostics.py: kiosk-central device diagnostics DEVICE
 cli.add_command(release)  # central/cli/releases.py: kiosk-central release add | rollout | pause | resume | stop | list
+cli.add_command(national)  # central/cli/national.py: kiosk-central national publish | subscribe | status | trace

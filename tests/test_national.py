@@ -1,0 +1,283 @@
+"""The national tier (issue 18 part 2): three province centres publish, a national centre subscribes with
+PostgreSQL's logical replication, and traces a traveller across provinces.
+
+Four throwaway clusters on loopback (tests/pgclusters.py), each migrated with the project's migrations; every
+province numbers its units and venues from 1 and calls its venue "V1", so ids and codes collide nationally on
+purpose. The commands are run as an operator runs them (`kiosk-central national publish | subscribe | status |
+trace`). Skipped only when the PostgreSQL 15 server binaries are not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from central_fixtures import SECRET, add_unit, add_venue
+from click.testing import CliRunner
+from pgclusters import ClusterSet, missing_binaries, wait_for
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.pool import NullPool
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(110),
+    pytest.mark.skipif(missing_binaries() is not None, reason=str(missing_binaries())),
+]
+
+PROVINCES = ("67", "68", "69")
+NATIONAL_ROLE, NATIONAL_PASSWORD = "kiosk_national", "national-test"
+WAIT_S = 30.0
+BASE = (datetime.now(UTC) - timedelta(days=2)).replace(hour=2, minute=0, second=0, microsecond=0)
+
+
+def key_of(number: str) -> str:
+    """A person's subject key, made with the one national secret every province holds."""
+    from kiosk.credentials import Identity, SubjectKeyer
+
+    return SubjectKeyer(SECRET).key(Identity("VN-ID", number))
+
+
+TRAVELLER = key_of("067099012345")
+MET_IN_67, MET_IN_68, LATE_IN_68 = key_of("067088000001"), key_of("068077000002"), key_of("068066000003")
+LATER_IN_67, SAME_TIME_IN_69, FLAGGED = key_of("067055000004"), key_of("069044000005"), key_of("067033000006")
+
+
+@dataclass
+class Country:
+    clusters: ClusterSet
+    provinces: dict[str, Engine] = field(default_factory=dict)
+    copies: dict[str, Engine] = field(default_factory=dict)
+
+    @property
+    def national_url(self) -> str:
+        return self.clusters["national"].url("national")
+
+
+def cli(*args: str) -> str:
+    from central.cli import cli as kiosk_central
+
+    result = CliRunner().invoke(kiosk_central, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def passage(
+    key: str, at: datetime, direction: str, decision: str = "ACCEPT", reason: str = "identity-ok"
+) -> dict[str, Any]:
+    return {"key": key, "at": at, "direction": direction, "decision": decision, "reason": reason}
+
+
+def put_events(engine: Engine, venue: str, passages: list[dict[str, Any]]) -> None:
+    """Passages stored at `venue` as ingest stores them, device fields and all."""
+    from central.schema import event_keys, events, venues
+
+    with engine.begin() as conn:
+        venue_id = conn.execute(select(venues.c.id).where(venues.c.code == venue)).scalar_one()
+        rows = []
+        for seq, p in enumerate(passages, 1):
+            event_id = str(uuid.uuid4())
+            rows.append(
+                {
+                    "event_id": event_id, "received_day": p["at"].date(), "device_id": "gate-1", "venue_id": venue_id,
+                    "boot_id": "boot-1", "seq": seq, "wall_time": p["at"].timestamp(), "mono_time": 100.0 + seq,
+                    "time": p["at"], "time_synced": True, "received_at": p["at"], "direction": p["direction"],
+                    "kind": "cccd", "subject_key": p["key"], "decision": p["decision"], "reason": p["reason"],
+                    "decoder": "zxing", "latency_ms": 4.2,
+                }
+            )  # fmt: skip
+            conn.execute(event_keys.insert().values(event_id=event_id, received_day=p["at"].date()))
+        conn.execute(events.insert(), rows)
+
+
+def count_events(engine: Engine) -> int:
+    from central.schema import events
+
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
+
+
+def at(hours: float) -> datetime:
+    return BASE + timedelta(hours=hours)
+
+
+def make_province(clusters: ClusterSet, province: str) -> Engine:
+    """A province centre: its database migrated, a login for the national centre, its publication, its tree."""
+    from central.db import connect
+
+    cluster = clusters[f"p{province}"]
+    admin = create_engine(cluster.url(), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE kiosk"))
+        conn.execute(text(f"CREATE ROLE {NATIONAL_ROLE} LOGIN REPLICATION PASSWORD '{NATIONAL_PASSWORD}'"))
+    admin.dispose()
+    engine = connect(cluster.url("kiosk"))
+    add_unit(engine, province, f"Tỉnh {province}")
+    add_unit(engine, f"{province}-01", f"Phường 1, tỉnh {province}", province)
+    add_venue(engine, "V1", f"{province}-01", "market")
+    cli("--db", cluster.url("kiosk"), "national", "publish", "--grant", NATIONAL_ROLE)
+    return engine
+
+
+@pytest.fixture(scope="module")
+def country() -> Iterator[Country]:
+    with ClusterSet(*(f"p{p}" for p in PROVINCES), "national") as clusters:
+        country = Country(clusters)
+        try:
+            for province in PROVINCES:
+                country.provinces[province] = make_province(clusters, province)
+            # Before the subscriptions (the first copy carries them): the traveller's day in 67, and whom they met.
+            put_events(
+                country.provinces["67"],
+                "V1",
+                [
+                    passage(TRAVELLER, at(1), "in"), passage(TRAVELLER, at(2), "out"),
+                    passage(MET_IN_67, at(1.5), "in"), passage(MET_IN_67, at(3), "out"),
+                    passage(LATER_IN_67, at(4), "in"), passage(LATER_IN_67, at(5), "out"),
+                    passage(FLAGGED, at(1.2), "in", "DENY", "status-red"),
+                ],
+            )  # fmt: skip
+            # The same venue id and code in 69, at the same time: no contact of the traveller's.
+            put_events(country.provinces["69"], "V1", [passage(SAME_TIME_IN_69, at(1), "in")])
+            admin = create_engine(clusters["national"].url(), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text("CREATE DATABASE national"))
+            admin.dispose()
+            for province in PROVINCES:
+                conninfo = clusters[f"p{province}"].conninfo("kiosk", NATIONAL_ROLE, NATIONAL_PASSWORD)
+                cli(
+                    "--db",
+                    country.national_url,
+                    "national",
+                    "subscribe",
+                    "--province",
+                    province,
+                    "--conninfo",
+                    conninfo,
+                )
+                copy_url = clusters["national"].url(f"national_p{province}")
+                country.copies[province] = create_engine(copy_url, poolclass=NullPool)
+            # After them (streamed): the traveller's next day in 68.
+            put_events(
+                country.provinces["68"],
+                "V1",
+                [
+                    passage(TRAVELLER, at(25), "in"), passage(TRAVELLER, at(26), "out"),
+                    passage(MET_IN_68, at(25.5), "in"), passage(MET_IN_68, at(27), "out"),
+                ],
+            )  # fmt: skip
+            for province, expected in (("67", 6), ("68", 4), ("69", 1)):
+                copy = country.copies[province]
+                wait_for(
+                    f"province {province}'s events at the national centre",
+                    lambda c=copy, n=expected: count_events(c) == n,
+                    WAIT_S,
+                )
+            yield country
+        finally:
+            for engine in (*country.provinces.values(), *country.copies.values()):
+                engine.dispose()
+
+
+def national_trace(country: Country, key: str) -> dict[str, Any]:
+    window = ("--from", at(-6).isoformat(), "--to", at(40).isoformat())
+    out = cli(
+        "--db", country.national_url, "national", "trace", "--subject-key", key, *window, "--json", "--reason", "test"
+    )
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_only_subject_keys_and_derived_fields_of_accepted_passages_leave_a_province(country: Country) -> None:
+    with country.provinces["67"].connect() as conn:
+        published = conn.execute(text("SELECT DISTINCT tablename FROM pg_publication_tables")).scalars().all()
+        columns = conn.execute(
+            text("SELECT attnames FROM pg_publication_tables WHERE tablename = 'events'")
+        ).scalar_one()
+    assert sorted(published) == ["events", "units", "venues"]
+    assert not {"device_id", "boot_id", "seq", "wall_time", "mono_time", "decoder", "latency_ms"} & set(columns)
+    with country.copies["67"].connect() as conn:
+        rows = conn.execute(text("SELECT subject_key, decision, device_id, latency_ms FROM events")).all()
+        places = conn.execute(text("SELECT code, policy, address FROM venues")).all()
+    assert {row.subject_key for row in rows} == {TRAVELLER, MET_IN_67, LATER_IN_67}  # no DENY "status-red" row
+    assert {(row.decision, row.device_id, row.latency_ms) for row in rows} == {("ACCEPT", None, None)}
+    assert [tuple(p) for p in places] == [("V1", None, None)]
+
+
+def test_the_national_centre_traces_a_traveller_across_provinces(country: Country) -> None:
+    found = national_trace(country, TRAVELLER)
+
+    visits = [(v["province"], v["venue"], datetime.fromisoformat(v["in"])) for v in found["visits"]]
+    assert visits == [("67", "V1", at(1)), ("68", "V1", at(25))]  # both called V1, venue id 1 in each province
+    contacts = {(c["province"], c["subject_key"]): c["overlap_minutes"] for c in found["contacts"]}
+    assert contacts == {("67", MET_IN_67): 30.0, ("68", MET_IN_68): 30.0}  # not 69's V1, not the later visitor
+    with create_engine(country.national_url, poolclass=NullPool).connect() as conn:
+        audited = conn.execute(text("SELECT subject FROM audit_log WHERE action = 'national-trace'")).scalars().all()
+    assert TRAVELLER in audited
+
+
+def test_an_id_number_gives_the_same_key_with_the_national_secret(country: Country, tmp_path: Path) -> None:
+    secret = tmp_path / "national.secret"
+    secret.write_text(SECRET.hex())
+    secret.chmod(0o600)
+    window = ("--from", at(-6).isoformat(), "--to", at(40).isoformat(), "--json")
+    out = cli(
+        "--db",
+        country.national_url,
+        "--secret-file",
+        str(secret),
+        "national",
+        "trace",
+        "--identity",
+        "067099012345",
+        *window,
+    )
+    found = json.loads(out)
+    assert found["subject_key"] == TRAVELLER
+    assert [v["province"] for v in found["visits"]] == ["67", "68"]
+
+
+def test_the_provinces_trees_join_under_the_national_root(country: Country) -> None:
+    from central.national.tree import national_tree
+
+    with country.copies["67"].connect() as c67, country.copies["68"].connect() as c68:
+        tree = [(p, u.code, depth) for p, u, depth in national_tree({"67": c67, "68": c68})]
+    assert tree == [("67", "67", 1), ("67", "67-01", 2), ("68", "68", 1), ("68", "68-01", 2)]
+
+
+def test_subscribing_again_changes_nothing(country: Country) -> None:
+    conninfo = country.clusters["p69"].conninfo("kiosk", NATIONAL_ROLE, NATIONAL_PASSWORD)
+    cli("--db", country.national_url, "national", "subscribe", "--province", "69", "--conninfo", conninfo)
+    put_events(country.provinces["69"], "V1", [passage(SAME_TIME_IN_69, at(1.5), "out")])
+    wait_for("province 69 after subscribing again", lambda: count_events(country.copies["69"]) == 2, WAIT_S)
+
+
+def test_a_province_down_for_a_while_catches_up(country: Country) -> None:
+    p68, p67 = country.clusters["p68"], country.provinces["67"]
+    put_events(country.provinces["68"], "V1", [passage(LATE_IN_68, at(28), "in")])  # committed as it stops
+    p68.stop()
+    put_events(p67, "V1", [passage(LATER_IN_67, at(6), "in")])  # the others go on meanwhile
+    wait_for("province 67 while 68 is down", lambda: count_events(country.copies["67"]) == 7, WAIT_S)
+    p68.start()
+    # A kiosk's upload held while its province was down: the traveller's contact, stored on the way back.
+    put_events(
+        country.provinces["68"], "V1", [passage(LATE_IN_68, at(25.75), "in"), passage(LATE_IN_68, at(25.9), "out")]
+    )
+    wait_for("province 68 to catch up", lambda: count_events(country.copies["68"]) == 7, WAIT_S)
+
+    contacts = {(c["province"], c["subject_key"]) for c in national_trace(country, TRAVELLER)["contacts"]}
+    assert ("68", LATE_IN_68) in contacts
+    status = json.loads(cli("--db", country.national_url, "national", "status", "--json"))
+    assert [(s["province"], s["events"]) for s in status] == [("67", 7), ("68", 7), ("69", 2)]
+
+
+def test_the_national_centre_down_for_a_while_catches_up_from_the_slots(country: Country) -> None:
+    national = country.clusters["national"]
+    national.stop()
+    put_events(country.provinces["69"], "V1", [passage(SAME_TIME_IN_69, at(2), "in")])
+    national.start()
+    wait_for("province 69 after the national centre's restart", lambda: count_events(country.copies["69"]) == 3, WAIT_S)
