@@ -24,8 +24,9 @@ typecheck: $(STAMP)
 # The central server's tests run on SQLite and on a throwaway PostgreSQL cluster that scripts/with-postgres.sh
 # starts for the run and stops and deletes after it (no other cluster is touched); its web pages are tested in
 # Debian's headless chromium, driven by Playwright (no browser download); the shell scripts pass shellcheck.
+# tests/test_failover.py starts a pg_auto_failover formation of its own (pg_autoctl: monitor, primary, standby).
 unit: $(STAMP)
-	scripts/system-deps.sh chromium shellcheck postgresql
+	scripts/system-deps.sh chromium shellcheck postgresql postgresql-15-auto-failover pg-auto-failover-cli
 	scripts/with-postgres.sh $(BIN)/pytest -q
 
 # The figures of BENCHMARKS.md (about 65 minutes, reliability included: memory runs the kiosk for 10, and the

@@ -8,6 +8,7 @@ No `from __future__ import annotations` here: FastAPI reads the route annotation
 
 import gzip
 import json
+import logging
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from central import __version__
@@ -59,6 +61,11 @@ MAX_VERSION = 2**63 - 1  # a database integer: a larger `since` was a server err
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a batch of 500 events is about 200 KiB of JSON
 MAX_OTHER_BYTES = 64 * 1024  # enrolment, authentication, heartbeat: a few hundred bytes each
 MAX_VISITS_BYTES = 1024 * 1024  # 500 visits whose host and purpose are 80 escaped Vietnamese letters: about 600 KiB
+# PostgreSQL's answers while a primary fails over (docs/scale.md): the server going away or not yet accepting
+# (57P01-57P03), and a write reaching a node that is now a standby (25006, read_only_sql_transaction).
+FAILOVER_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "25006"})
+
+log = logging.getLogger(__name__)
 
 
 class PayloadTooLarge(CentralError):
@@ -95,6 +102,21 @@ def create_app(
     async def refused(_: Request, exc: CentralError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
         return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        """The database went away mid-request (a failover): 503 and Retry-After, which the kiosk retries; the
+        transaction was rolled back, and a batch sent again is stored once. Any other database error is a bug:
+        raised again, a 500 with its traceback in the log."""
+        if not _database_unavailable(exc):
+            raise exc
+        first_line = str(exc.orig).strip().split("\n", 1)[0][:200]
+        log.warning("%s %s: database unavailable (%s): answered 503", request.method, request.url.path, first_line)
+        return JSONResponse(
+            {"detail": "the database is unavailable (failing over?): try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     @app.get("/healthz")
     def health(conn: Annotated[Connection, Depends(deps.transaction, scope="function")]) -> dict[str, Any]:
@@ -286,6 +308,19 @@ def _access_list_route(app: FastAPI, deps: _Deps, sender: Callable[..., Device])
         document = access_list(conn, device.venue_id, deps.clock())
         headers = {"ETag": list_etag(document["version"])}  # the version read, should a change have come between
         return json_answer(document, headers, request.headers.get("accept-encoding"))
+
+
+def _database_unavailable(exc: DBAPIError) -> bool:
+    """A lost or refused PostgreSQL connection, or a write sent to a standby; not SQLite's errors (a locked file
+    keeps its 500 here, as before)."""
+    if exc.connection_invalidated:
+        return True
+    if not type(exc.orig).__module__.startswith("psycopg"):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is None:  # no answer from any server: connecting failed (refused, timed out)
+        return type(exc.orig).__name__ == "OperationalError"
+    return str(sqlstate).startswith("08") or sqlstate in FAILOVER_SQLSTATES
 
 
 def _unchanged(if_none_match: str | None, etag: str) -> bool:

@@ -17,9 +17,24 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def resolve_url(flag: str | None) -> str:
     """--db, else $KIOSK_CENTRAL_DB, else a SQLite file in the current directory."""
     url = flag or os.environ.get("KIOSK_CENTRAL_DB") or DEFAULT_URL
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")  # psycopg 3, not psycopg2
-    return url
+    for plain in ("postgresql://", "postgres://"):  # `pg_autoctl show uri` prints postgres://
+        if url.startswith(plain):
+            url = "postgresql+psycopg://" + url.removeprefix(plain)  # psycopg 3, not psycopg2
+    return _multi_host(url)
+
+
+def _multi_host(url: str) -> str:
+    """libpq's multi-host form (`user@h1:p1,h2:p2/db?target_session_attrs=read-write`, a primary and its standby
+    as `pg_autoctl show uri` gives them) in the form SQLAlchemy parses (`user@/db?host=h1:p1&host=h2:p2&...`):
+    its URL parser takes one host, and reads the rest of a libpq list as a bad port number."""
+    scheme, separator, rest = url.partition("://")
+    authority, _, path = rest.partition("/")
+    user, at, hosts = authority.rpartition("@")
+    if not separator or "," not in hosts:
+        return url
+    database, _, query = path.partition("?")
+    params = "&".join([*(f"host={host}" for host in hosts.split(",") if host), *([query] if query else [])])
+    return f"{scheme}://{user}{at}/{database}?{params}"
 
 
 def connect(url: str) -> Engine:
