@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The suite runs on this many pytest-xdist workers, each test file on one of them (its module fixtures, such as a
+# set of PostgreSQL clusters, made once), each worker with a PostgreSQL database of its own (tests/conftest.py).
+# Most tests wait on sockets, pipes and subprocesses rather than compute, so two workers fit a 2-core machine.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint typecheck unit bench reliability clean
 
@@ -27,7 +31,7 @@ typecheck: $(STAMP)
 # tests/test_failover.py starts a pg_auto_failover formation of its own (pg_autoctl: monitor, primary, standby).
 unit: $(STAMP)
 	scripts/system-deps.sh chromium shellcheck postgresql postgresql-15-auto-failover pg-auto-failover-cli
-	scripts/with-postgres.sh $(BIN)/pytest -q
+	scripts/with-postgres.sh $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The figures of BENCHMARKS.md (about 65 minutes, reliability included: memory runs the kiosk for 10, and the
 # tracing benchmark fills PostgreSQL with 10 million events the first time). JSON in bench/out/.

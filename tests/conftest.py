@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,32 @@ from central_fixtures import db_url  # noqa: F401
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 DATA = Path(__file__).parent / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs `-n`), each worker gets a PostgreSQL database of its own in the run's
+    cluster, `<database>_<worker>`, made here when missing: the central tests reset the `public` schema of the
+    database in $KIOSK_TEST_PG_URL, and two workers resetting one schema would pull it from under each other."""
+    from central_fixtures import PG_ENV
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = os.environ.get(PG_ENV)
+    if not worker or not base:
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    url = make_url(base)
+    name = f"{url.database}_{worker}"
+    engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        engine.dispose()
+    os.environ[PG_ENV] = url.set(database=name).render_as_string(hide_password=False)
 QR_SAMPLES = DATA / "qr"
 
 
