@@ -79,7 +79,7 @@ def measure(engine: Engine, people: list[int], end: datetime, *, second_degree: 
 def _baseline(conn: Connection, key: str, end: datetime) -> list[Any]:
     low, high = end - WINDOW - MAX_VISIT, end + MAX_VISIT
     params = {"k": key, "low": low, "high": high, "day": pruning_day(low)}
-    return conn.exec_driver_sql(BASELINE, params).all()
+    return list(conn.exec_driver_sql(BASELINE, params).all())
 
 
 def _spread(counts: list[int]) -> dict[str, float]:

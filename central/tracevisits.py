@@ -15,12 +15,28 @@ change one with `kiosk-central dwell set CATEGORY MINUTES` (settings key "dwell_
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Float,
+    Integer,
+    and_,
+    bindparam,
+    cast,
+    column,
+    extract,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from central.categories import CATEGORIES
 from central.errors import NotFound
@@ -32,7 +48,7 @@ MAX_VISIT = timedelta(hours=24)  # an "out" further than this from its "in" is n
 MAX_VISIT_S = MAX_VISIT.total_seconds()
 MAX_DWELL_MIN = int(MAX_VISIT_S // 60)
 DWELL_PREFIX = "dwell_min."
-RANGES_PER_QUERY = 25  # OR-ed (venue, time range) conditions in one SELECT: the planner stays quick
+RANGES_PER_QUERY = 25  # OR-ed (venue, time range) conditions in one SELECT (SQLite): the planner stays quick
 
 DEFAULT_DWELL_MIN: dict[str, int] = {
     "office": 480,
@@ -53,8 +69,7 @@ DEFAULT_DWELL_MIN: dict[str, int] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Passage:
+class Passage(NamedTuple):  # a tuple: tens of thousands are made for one trace
     subject_key: str
     venue_id: int
     at: float  # seconds since the epoch
@@ -104,19 +119,32 @@ def pruning_day(earliest: datetime) -> date:
 
 def subject_passages(conn: Connection, subject_key: str, start: datetime, end: datetime) -> list[Passage]:
     """The ACCEPTed passages of one person from start - MAX_VISIT to end + MAX_VISIT (index events_subject_time)."""
+    return subjects_passages(conn, [subject_key], start, end)
+
+
+def subjects_passages(conn: Connection, subject_keys: Sequence[str], start: datetime, end: datetime) -> list[Passage]:
+    """`subject_passages` of several people in one SELECT: the index is scanned once per key, in one round trip
+    (the second degree reads twenty people's)."""
+    if not subject_keys:
+        return []
     low, high = _utc(start) - MAX_VISIT, _utc(end) + MAX_VISIT
-    query = select(events.c.subject_key, events.c.venue_id, events.c.time, events.c.direction).where(
-        events.c.subject_key == subject_key,
+    keys = sorted(set(subject_keys))
+    who = events.c.subject_key == keys[0] if len(keys) == 1 else events.c.subject_key.in_(keys)
+    query = select(events.c.subject_key, events.c.venue_id, _seconds(conn), events.c.direction).where(
+        who,
         events.c.decision == "ACCEPT",
         events.c.time >= low,
         events.c.time <= high,
         events.c.received_day >= pruning_day(low),
     )
-    return _passages(conn.execute(query))
+    return _passages(conn, conn.execute(query).all())
 
 
 def venue_passages(conn: Connection, ranges: Sequence[tuple[int, float, float]]) -> list[Passage]:
-    """Everyone's ACCEPTed passages at each (venue, from, to) of `ranges` (index events_venue_time)."""
+    """Everyone's ACCEPTed passages at each (venue, from, to) of `ranges` (index events_venue_time). On
+    PostgreSQL one SELECT whatever the number of ranges (`_joined`); elsewhere RANGES_PER_QUERY to a SELECT."""
+    if conn.dialect.name == "postgresql":
+        return _joined(conn, merged(ranges)) if ranges else []
     found: list[Passage] = []
     for first in range(0, len(ranges), RANGES_PER_QUERY):
         chunk = ranges[first : first + RANGES_PER_QUERY]
@@ -124,17 +152,48 @@ def venue_passages(conn: Connection, ranges: Sequence[tuple[int, float, float]])
             and_(events.c.venue_id == venue, events.c.time >= _at(low), events.c.time <= _at(high))
             for venue, low, high in chunk
         ]
-        query = select(events.c.subject_key, events.c.venue_id, events.c.time, events.c.direction).where(
+        query = select(events.c.subject_key, events.c.venue_id, _seconds(conn), events.c.direction).where(
             or_(*within),
             events.c.decision == "ACCEPT",
             events.c.subject_key.is_not(None),
             events.c.received_day >= pruning_day(_at(min(low for _, low, _ in chunk))),
         )
-        found.extend(_passages(conn.execute(query)))
+        found.extend(_passages(conn, conn.execute(query).all()))
     return found
 
 
-def _passages(rows: Iterable[tuple[str, int, datetime, str]]) -> list[Passage]:
+def _joined(conn: Connection, ranges: list[tuple[int, float, float]]) -> list[Passage]:
+    """The ranges as arrays, unnested and joined to `events`: one index scan per range and partition, planned
+    once, where as many OR-ed conditions cost the planner about as much as the scans (a second-degree trace
+    reads around a hundred ranges). The ranges do not overlap (`merged`), so no passage comes twice."""
+    when = DateTime(timezone=True)
+    bounds = func.unnest(
+        cast(bindparam("venues", [venue for venue, _, _ in ranges]), ARRAY(Integer)),
+        cast(bindparam("lows", [_at(low) for _, low, _ in ranges]), ARRAY(when)),
+        cast(bindparam("highs", [_at(high) for _, _, high in ranges]), ARRAY(when)),
+    )
+    wanted = bounds.table_valued(column("venue", Integer), column("low", when), column("high", when))
+    wanted = wanted.render_derived(name="wanted")
+    at_venue = and_(events.c.venue_id == wanted.c.venue, events.c.time >= wanted.c.low, events.c.time <= wanted.c.high)
+    query = select(events.c.subject_key, events.c.venue_id, _seconds(conn), events.c.direction)
+    query = query.select_from(wanted.join(events, at_venue)).where(
+        events.c.decision == "ACCEPT",
+        events.c.subject_key.is_not(None),
+        events.c.received_day >= pruning_day(_at(min(low for _, low, _ in ranges))),
+    )
+    return _passages(conn, conn.execute(query).all())
+
+
+def _seconds(conn: Connection) -> ColumnElement[Any]:
+    """A passage's time, as seconds since the epoch where the database gives them exactly: PostgreSQL's EXTRACT
+    is its microseconds / 10^6, which float8 rounds as Python's timestamp() does, and reading a float is much
+    cheaper than a datetime. SQLite's datetimes are converted in Python."""
+    return cast(extract("epoch", events.c.time), Float) if conn.dialect.name == "postgresql" else events.c.time
+
+
+def _passages(conn: Connection, rows: Sequence[Any]) -> list[Passage]:
+    if conn.dialect.name == "postgresql":
+        return [Passage(key, venue, at, direction) for key, venue, at, direction in rows]
     return [Passage(key, venue, aware(at).timestamp(), direction) for key, venue, at, direction in rows]  # type: ignore[union-attr]
 
 
@@ -151,16 +210,24 @@ def _at(seconds: float) -> datetime:
 
 
 def visits_by_subject(
-    passages: Iterable[Passage], dwell_s: dict[int, float], now: float
+    passages: Iterable[Passage],
+    dwell_s: dict[int, float],
+    now: float,
+    near: Callable[[int, float, float], bool] | None = None,
 ) -> dict[str, dict[int, list[Span]]]:
-    """Each subject's visits per venue, in time order; `dwell_s` is the default dwell of each venue."""
+    """Each subject's visits per venue, in time order; `dwell_s` is the default dwell of each venue. With `near`,
+    only those of a subject at a venue whose passages, a dwell either side, `near(venue, from, to)` accepts: no
+    visit made of them begins before the first passage less the dwell or ends after the last plus the dwell."""
     grouped: dict[tuple[str, int], list[Passage]] = {}
     for passage in passages:
         grouped.setdefault((passage.subject_key, passage.venue_id), []).append(passage)
     out: dict[str, dict[int, list[Span]]] = {}
     for (subject, venue), at_venue in grouped.items():
         at_venue.sort(key=lambda p: (p.at, p.direction == "in"))  # an exit and an entry at once: out first
-        spans = list(pair(at_venue, dwell_s[venue], now))
+        dwell = dwell_s[venue]
+        if near is not None and not near(venue, at_venue[0].at - dwell, at_venue[-1].at + dwell):
+            continue
+        spans = list(pair(at_venue, dwell, now))
         if spans:
             out.setdefault(subject, {})[venue] = spans
     return out
@@ -211,6 +278,18 @@ def ranges_around(own: dict[int, list[Span]]) -> list[tuple[int, float, float]]:
     return ranges
 
 
+def merged(ranges: Iterable[tuple[int, float, float]]) -> list[tuple[int, float, float]]:
+    """The union of (venue, from, to) ranges, in venue and time order: ranges of one venue that overlap or touch
+    made one, so that passages read for several people's visits are read once."""
+    out: list[tuple[int, float, float]] = []
+    for venue, low, high in sorted(ranges):
+        if out and out[-1][0] == venue and low <= out[-1][2]:
+            out[-1] = (venue, out[-1][1], max(out[-1][2], high))
+        else:
+            out.append((venue, low, high))
+    return out
+
+
 def overlaps(mine: list[Span], theirs: list[Span]) -> Iterator[tuple[float, float]]:
     """Each non-empty intersection of a visit of `theirs` with one of `mine` (in order, not overlapping)."""
     ends = [span.end for span in mine]
@@ -221,3 +300,55 @@ def overlaps(mine: list[Span], theirs: list[Span]) -> Iterator[tuple[float, floa
             if high > low:
                 yield low, high
             index += 1
+
+
+class Busy:
+    """The times at each venue that someone (several people) spent there: their visits, merged. Whether a stretch
+    of time at a venue meets one of them, to pair only the passages that can make a visit that overlaps."""
+
+    def __init__(self, visits: Iterable[dict[int, list[Span]]]) -> None:
+        self._starts: dict[int, list[float]] = {}
+        self._ends: dict[int, list[float]] = {}
+        spans = [(venue, s.start, s.end) for per_venue in visits for venue, ss in per_venue.items() for s in ss]
+        for venue, start, end in merged(spans):
+            self._starts.setdefault(venue, []).append(start)
+            self._ends.setdefault(venue, []).append(end)
+
+    def meets(self, venue: int, low: float, high: float) -> bool:
+        """Whether (low, high) and one of the visits at `venue` overlap (merged, they are apart and in order)."""
+        ends = self._ends.get(venue)
+        if ends is None:
+            return False
+        index = bisect_right(ends, low)
+        return index < len(ends) and self._starts[venue][index] < high
+
+
+class Presence:
+    """Everyone's visits at each venue by start time, to find who may overlap a visit without going through
+    everyone who was at that venue some time in a fortnight (the second degree asks it for twenty people)."""
+
+    def __init__(self, visits: dict[str, dict[int, list[Span]]]) -> None:
+        self._rows: dict[int, list[tuple[float, float, str]]] = {}
+        for subject, per_venue in visits.items():
+            for venue, spans in per_venue.items():
+                self._rows.setdefault(venue, []).extend((span.start, span.end, subject) for span in spans)
+        self._starts: dict[int, list[float]] = {}
+        self._longest: dict[int, float] = {}
+        for venue, rows in self._rows.items():
+            rows.sort()
+            self._starts[venue] = [row[0] for row in rows]
+            self._longest[venue] = max(end - start for start, end, _ in rows)
+
+    def around(self, venue: int, spans: Sequence[Span]) -> list[str]:
+        """Who has a visit at `venue` that overlaps one of `spans`, each once (and maybe one that just misses:
+        the caller's `overlaps` decides). A visit that ends after a span's start began at most the venue's
+        longest visit before it: a second more, for rounding."""
+        rows = self._rows.get(venue)
+        if not rows:
+            return []
+        starts, longest = self._starts[venue], self._longest[venue]
+        found: dict[str, None] = {}
+        for span in spans:
+            first, last = bisect_left(starts, span.start - longest - 1.0), bisect_left(starts, span.end)
+            found.update((subject, None) for _, end, subject in rows[first:last] if end > span.start)
+        return list(found)

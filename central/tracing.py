@@ -8,7 +8,9 @@ window counts whole.
 
 Second degree (optional): the visits of the SECOND_DEGREE_TOP first-degree contacts with the most overlap, in
 the same window, and whom they met (neither the index person nor a first-degree contact); one entry per
-(person, venue), through the first-degree contact with whom the overlap was longest (`via`).
+(person, venue), through the first-degree contact with whom the overlap was longest (`via`). The contacts are
+looked up together, not one after the other: their passages in one SELECT, everyone's around their visits in
+one more (PostgreSQL), paired once (issue 18: 20 contacts took 42 SELECTs and paired shared venues again).
 
 `audited_trace` is what a command or a page calls: the trace and its audit record in one transaction.
 """
@@ -30,11 +32,14 @@ from central.schema import units, venues
 from central.timeutil import utcnow
 from central.tracevisits import (
     MAX_DWELL_MIN,
+    Busy,
+    Presence,
     Span,
     dwell_table,
+    merged,
     overlaps,
     ranges_around,
-    subject_passages,
+    subjects_passages,
     venue_passages,
     visits_by_subject,
 )
@@ -191,13 +196,35 @@ def audited_trace(
     result = trace(
         conn, subject_key, start, end, default_dwell_min=default_dwell_min, second_degree=second_degree, now=now
     )
-    summary = {"from": _iso(result.start), "to": _iso(result.end), "default_dwell_min": default_dwell_min}
-    summary |= {"second_degree": second_degree, "visits": len(result.visits), "contacts": len(result.contacts)}
+    record_trace(conn, result, actor=actor, reason=reason, now=now, address=address, detail=detail)
+    return result
+
+
+def record_trace(
+    conn: Connection,
+    result: TraceResult,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+    address: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """The audit record of a trace made, in `conn`'s transaction (the primary's, when the trace was read on a
+    standby: the page shows the result only once this is committed)."""
+    summary = {"from": _iso(result.start), "to": _iso(result.end), "default_dwell_min": result.default_dwell_min}
+    summary |= {"second_degree": result.second_degree, "visits": len(result.visits), "contacts": len(result.contacts)}
     summary |= detail or {}
     record(
-        conn, at=now, actor=actor, action="trace", subject=subject_key, reason=reason, detail=summary, address=address
+        conn,
+        at=now,
+        actor=actor,
+        action="trace",
+        subject=result.subject_key,
+        reason=reason,
+        detail=summary,
+        address=address,
     )
-    return result
 
 
 def window(
@@ -273,11 +300,18 @@ class _Tracer:
 
     def visits_of(self, subject_key: str) -> dict[int, list[Span]]:
         """The person's visits per venue, those that overlap the window."""
-        passages = subject_passages(self.conn, subject_key, self.start, self.end)
+        return self.visits_of_each([subject_key])[subject_key]
+
+    def visits_of_each(self, subject_keys: list[str]) -> dict[str, dict[int, list[Span]]]:
+        """`visits_of` for several people, their passages read in one SELECT."""
+        passages = subjects_passages(self.conn, subject_keys, self.start, self.end)
         spans = visits_by_subject(passages, self.place.dwell_s({p.venue_id for p in passages}), self.now)
         low, high = self.start.timestamp(), self.end.timestamp()
-        inside = {v: [s for s in ss if s.end > low and s.start < high] for v, ss in spans.get(subject_key, {}).items()}
-        return {venue: spans for venue, spans in inside.items() if spans}
+        each: dict[str, dict[int, list[Span]]] = {}
+        for key in subject_keys:
+            inside = {v: [s for s in ss if s.end > low and s.start < high] for v, ss in spans.get(key, {}).items()}
+            each[key] = {venue: spans for venue, spans in inside.items() if spans}
+        return each
 
     def meet(self, own: dict[int, list[Span]], exclude: set[str]) -> dict[tuple[str, int], _Tally]:
         """Who else was at each venue of `own` while they were, with the overlap summed per (person, venue)."""
@@ -290,18 +324,43 @@ class _Tracer:
                     tallies.setdefault((subject, venue), _Tally()).add(low, high)
         return tallies
 
+    def meet_each(
+        self, owns: dict[str, dict[int, list[Span]]], exclude: set[str]
+    ) -> dict[str, dict[tuple[str, int], _Tally]]:
+        """`meet` for several people at once, the same tallies: everyone's passages around all their visits read
+        once (where two people's ranges at a venue overlap, one range), and paired once, only where they can make
+        a visit that meets one of theirs (`Busy`). Each visit that overlaps one of a person's comes from passages
+        within MAX_VISIT of it, all inside that person's own ranges, so the passages read for the others (other
+        times at the same venues) change none of them: where a range begins, they can only move the estimated
+        start of a visit that ends before it meets any; tests/test_tracing.py compares the two on random crowds.
+        `Presence` finds whom to compare each person with."""
+        ranges = merged(r for own in owns.values() for r in ranges_around(own))
+        passages = [p for p in venue_passages(self.conn, ranges) if p.subject_key not in exclude]
+        dwell_s = self.place.dwell_s({v for own in owns.values() for v in own})
+        theirs = visits_by_subject(passages, dwell_s, self.now, near=Busy(owns.values()).meets)
+        present = Presence(theirs)
+        each: dict[str, dict[tuple[str, int], _Tally]] = {}
+        for key, own in owns.items():
+            tallies = each.setdefault(key, {})
+            for venue, spans in own.items():
+                for subject in present.around(venue, spans):
+                    for low, high in overlaps(spans, theirs[subject][venue]):
+                        tallies.setdefault((subject, venue), _Tally()).add(low, high)
+        return each
+
     def second_degree(
         self, subject_key: str, first: dict[tuple[str, int], _Tally]
     ) -> list[tuple[tuple[str, int], tuple[_Tally, str]]]:
-        """Whom the top first-degree contacts met; per (person, venue) the longest, with its contact."""
+        """Whom the top first-degree contacts met; per (person, venue) the longest, with its contact (the first of
+        them in rank on a tie), all looked up at once (`visits_of_each`, `meet_each`)."""
         total: dict[str, float] = {}
         for (key, _), tally in first.items():
             total[key] = total.get(key, 0.0) + tally.seconds
         top = sorted(total, key=lambda k: (-total[k], k))[:SECOND_DEGREE_TOP]
-        exclude = {subject_key, *total}
+        met = self.meet_each(self.visits_of_each(top), exclude={subject_key, *total})
         found: dict[tuple[str, int], tuple[_Tally, str]] = {}
         for via in top:
-            for entry, tally in self.meet(self.visits_of(via), exclude).items():
+            for entry, tally in met[via].items():
                 if entry not in found or tally.seconds > found[entry][0].seconds:
                     found[entry] = (tally, via)
         return list(found.items())

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 import uuid
@@ -26,6 +27,7 @@ from central_fixtures import SECRET
 from click.testing import CliRunner
 from conftest import CCCD_AN, PCCOVID_AN, on_canvas, qr_image
 from sqlalchemy import Engine, select
+from sqlalchemy.event import listen, remove
 
 from central.admin import add_unit, add_venue
 from central.audit import cli_actor
@@ -33,8 +35,20 @@ from central.cli import cli
 from central.db import connect
 from central.schema import audit_log, events
 from central.subjects import SubjectError, subject_key_from
-from central.tracevisits import MAX_VISIT_S, Passage, Span, overlaps, pair, ranges_around, set_dwell
-from central.tracing import TraceError, trace, window
+from central.tracevisits import (
+    MAX_DWELL_MIN,
+    MAX_VISIT_S,
+    Passage,
+    Presence,
+    Span,
+    _seconds,
+    merged,
+    overlaps,
+    pair,
+    ranges_around,
+    set_dwell,
+)
+from central.tracing import SECOND_DEGREE_TOP, TraceError, _Tracer, trace, window
 from kiosk.credentials import Identity, SubjectKeyer
 
 ICT = timezone(timedelta(hours=7))
@@ -256,6 +270,177 @@ def test_window_texts_without_a_zone_are_local_and_default_to_14_days(monkeypatc
     assert window("2026-03-02T08:00Z", None, now=now)[0] == datetime(2026, 3, 2, 8, tzinfo=UTC)
     with pytest.raises(TraceError, match="not an ISO 8601 time"):
         window("yesterday", None, now=now)
+
+
+# The second degree read in one go gives what contact by contact gave
+
+
+def per_contact_second_degree(
+    self: _Tracer, subject_key: str, first: dict[tuple[str, int], Any]
+) -> list[tuple[tuple[str, int], tuple[Any, str]]]:
+    """The second degree as it was first written, kept as the reference: each top contact's visits, then whom
+    they met, one contact after the other (two SELECTs or more each)."""
+    total: dict[str, float] = {}
+    for (subject, _), tally in first.items():
+        total[subject] = total.get(subject, 0.0) + tally.seconds
+    top = sorted(total, key=lambda k: (-total[k], k))[:SECOND_DEGREE_TOP]
+    exclude = {subject_key, *total}
+    found: dict[tuple[str, int], tuple[Any, str]] = {}
+    for via in top:
+        for entry, tally in self.meet(self.visits_of(via), exclude).items():
+            if entry not in found or tally.seconds > found[entry][0].seconds:
+                found[entry] = (tally, via)
+    return list(found.items())
+
+
+CROWD_VENUES = {"H": "hospital", "M": "market", "F": "factory", "T": "hotel", "K": "checkpoint", "R": "restaurant"}
+QUARTER = timedelta(minutes=15)  # times on a grid of 15 minutes: ties in overlaps, and visits that just touch
+
+
+def crowd(seed: int, people: int = 45) -> list[tuple[str, str, datetime, str, str]]:
+    """Random passages (who, venue, when, direction, decision) from 2 days before START to 2 days after END:
+    people who keep to a few venues, stays of 5 minutes to 30 hours (longer than a visit can be), entries and
+    exits missing, entries repeated, some refused."""
+    rng = random.Random(seed)
+    codes = list(CROWD_VENUES)
+    rows: list[tuple[str, str, datetime, str, str]] = []
+    for person in range(people):
+        who = key(f"crowd-{seed}-{person}")
+        usual = rng.sample(codes, 2)
+        moment = START - timedelta(days=2) + rng.randrange(96) * QUARTER
+        while moment < END + timedelta(days=2):
+            venue = rng.choice(usual) if rng.random() < 0.8 else rng.choice(codes)
+            left = moment + rng.choice([1, 2, 4, 8, 16, 32, 64, 120]) * QUARTER
+            decision = "DENY" if rng.random() < 0.03 else "ACCEPT"
+            shape = rng.random()
+            if shape < 0.7 or decision == "DENY":
+                rows += [(who, venue, moment, "in", decision), (who, venue, left, "out", decision)]
+            elif shape < 0.82:
+                rows.append((who, venue, moment, "in", decision))
+            elif shape < 0.92:
+                rows.append((who, venue, left, "out", decision))
+            else:
+                rows += [(who, venue, moment, "in", decision), (who, venue, moment + QUARTER, "in", decision)]
+            moment = left + rng.randrange(1, 96) * QUARTER
+    return rows
+
+
+@pytest.fixture
+def crowded(db_url: str) -> Iterator[tuple[Engine, list[str]]]:
+    """Two crowds on one database; the people traced: the busiest of each, and a few at random."""
+    engine = connect(db_url)
+    rows = crowd(1) + crowd(2, people=60)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        add_unit(conn, "HN", "Hà Nội", None, now)
+        ids = {code: add_venue(conn, code, f"Venue {code}", "HN", kind, now) for code, kind in CROWD_VENUES.items()}
+        conn.execute(
+            events.insert(),
+            [
+                event_row(who, ids[venue], moment, direction, decision, seq)
+                for seq, (who, venue, moment, direction, decision) in enumerate(rows, start=1)
+            ],
+        )
+    counts: dict[str, int] = {}
+    for who, *_ in rows:
+        counts[who] = counts.get(who, 0) + 1
+    busiest = sorted(counts, key=lambda k: (-counts[k], k))
+    yield engine, [busiest[0], busiest[1], *random.Random(3).sample(busiest[2:], 3)]
+    engine.dispose()
+
+
+def test_the_second_degree_read_at_once_is_the_one_read_contact_by_contact(
+    crowded: tuple[Engine, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, people = crowded
+    options: list[dict[str, Any]] = [
+        {"now": END + timedelta(days=3)},
+        {"now": START + timedelta(days=2, hours=5)},  # estimated exits cut at now
+        {"now": END + timedelta(days=3), "default_dwell_min": MAX_DWELL_MIN},  # visits as long as they can be
+        {"now": END + timedelta(days=3), "default_dwell_min": 5},
+    ]
+    faster, reference = [], []
+    with engine.connect() as conn:
+        for person in people:
+            for option in options:
+                faster.append(trace(conn, person, START, END, second_degree=True, **option).as_json())
+        monkeypatch.setattr(_Tracer, "second_degree", per_contact_second_degree)
+        for person in people:
+            for option in options:
+                reference.append(trace(conn, person, START, END, second_degree=True, **option).as_json())
+    for new, old in zip(faster, reference, strict=True):
+        assert new == old
+    second = [c for result in reference for c in result["contacts"] if c["degree"] == 2]
+    first_counts = [len({c["subject_key"] for c in r["contacts"] if c["degree"] == 1}) for r in reference]
+    assert len(second) > 200 and len({c["via"] for c in second}) > 20  # the comparison compared something
+    assert max(first_counts) > SECOND_DEGREE_TOP  # and some traces had more contacts than the second degree takes
+
+
+def test_the_second_degree_reads_its_contacts_passages_in_a_few_selects(
+    crowded: tuple[Engine, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, people = crowded
+    selects: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM events" in statement:
+            selects.append(statement)
+
+    with engine.connect() as conn:
+        listen(engine, "before_cursor_execute", count)
+        result = trace(conn, people[0], START, END, second_degree=True, now=END)
+        remove(engine, "before_cursor_execute", count)
+        fast = len(selects)
+        selects.clear()
+        monkeypatch.setattr(_Tracer, "second_degree", per_contact_second_degree)
+        listen(engine, "before_cursor_execute", count)
+        trace(conn, people[0], START, END, second_degree=True, now=END)
+        remove(engine, "before_cursor_execute", count)
+    assert len({c.via for c in result.contacts if c.degree == 2}) == SECOND_DEGREE_TOP
+    # first degree: the person's passages, then everyone's around them; second degree: the same, once each
+    assert fast == 4
+    assert len(selects) == 2 + 2 * SECOND_DEGREE_TOP
+
+
+def test_passage_times_read_as_seconds_are_the_datetimes_seconds(engine: Engine) -> None:
+    """PostgreSQL gives the seconds since the epoch itself (EXTRACT): to the microsecond what Python makes of the
+    datetime it would read instead, or results would drift from what they were."""
+    odd = [datetime(2026, 3, 2, 8, 0, 0, us, tzinfo=ICT) for us in (1, 123457, 499999, 500001, 999999)]
+    odd += [datetime(1999, 12, 31, 23, 59, 59, 987654, tzinfo=UTC), datetime(2091, 7, 1, 0, 0, 0, 3, tzinfo=UTC)]
+    with engine.begin() as conn:
+        venue = conn.execute(select(events.c.venue_id).limit(1)).scalar_one()
+        conn.execute(events.insert(), [event_row(A, venue, t, "in", "ACCEPT", 1000 + i) for i, t in enumerate(odd)])
+    with engine.connect() as conn:
+        rows = conn.execute(select(events.c.time, _seconds(conn))).all()
+    assert len(rows) == len(SCENARIO) + len(odd)
+    assert [seconds(t) for t, _ in rows] == [seconds(s) for _, s in rows]
+    if engine.dialect.name == "postgresql":
+        assert all(isinstance(s, float) for _, s in rows)
+
+
+def seconds(value: datetime | float) -> float:
+    """As central.tracevisits makes seconds of a datetime (SQLite's have no zone: UTC)."""
+    if isinstance(value, float):
+        return value
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+def test_ranges_of_several_people_are_merged_where_they_overlap_or_touch() -> None:
+    assert merged([(2, 5, 9), (1, 0, 10), (2, 0, 5), (2, 10, 12), (1, 3, 4)]) == [(1, 0, 10), (2, 0, 9), (2, 10, 12)]
+
+
+def test_presence_finds_who_overlaps_a_visit_and_the_overlaps_decide() -> None:
+    visits = {
+        "long": {1: [Span(1, 0, MAX_VISIT_S)]},  # began long before: found through the venue's longest visit
+        "touch": {1: [Span(1, 90, 100)]},  # ends as the visit begins: not found
+        "inside": {1: [Span(1, 110, 120), Span(1, 500, 600)]},
+        "after": {1: [Span(1, 200, 300)]},  # begins as it ends
+        "elsewhere": {2: [Span(2, 100, 200)]},
+    }
+    present = Presence(visits)
+    assert sorted(present.around(1, [Span(1, 100, 200)])) == ["inside", "long"]
+    assert present.around(1, [Span(1, 0, 50), Span(1, 550, 560)]) == ["long", "inside"]
+    assert present.around(3, [Span(3, 0, 1e9)]) == []
 
 
 # Pairing passages into visits (pure)
