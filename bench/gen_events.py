@@ -360,7 +360,7 @@ def _index(engine: Engine) -> None:
     """The primary key and the indexes of central/schema.py, as the migration makes them."""
     with engine.begin() as conn:
         conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
-        conn.execute(text("ALTER TABLE events ADD PRIMARY KEY (event_id, received_day)"))
+        conn.execute(text("ALTER TABLE events ADD PRIMARY KEY (event_id, venue_id, received_day)"))
         conn.execute(text("CREATE INDEX events_subject_time ON events (subject_key, time)"))
         conn.execute(text("CREATE INDEX events_venue_time ON events (venue_id, time)"))
 

@@ -264,7 +264,8 @@ def _timed(engine: Engine, chunks: list[list[dict[str, Any]]], insert: Any) -> i
 
 
 def _keys_and_events(conn: Any, chunk: list[dict[str, Any]]) -> None:
-    conn.execute(event_keys.insert(), [{"event_id": r["event_id"], "received_day": r["received_day"]} for r in chunk])
+    keys = ("event_id", "venue_id", "received_day")
+    conn.execute(event_keys.insert(), [{k: r[k] for k in keys} for r in chunk])
     conn.execute(events.insert(), chunk)
 
 

@@ -1,7 +1,8 @@
 """How each table of the central database would be laid out on a Citus cluster (docs/scale.md): distributed by
 venue, a reference table copied to every node, or local to the coordinator. Nothing here runs: no Citus package
 is installed. tests/test_distributable.py checks the schema against Citus's rules for this layout, so that a new
-table must be placed, and a distributed one cannot grow a key that Citus would refuse.
+table must be placed, and a distributed one cannot grow a key that Citus would refuse. Every distributed table
+passes since migration 0016 keyed `events` and `event_keys` by venue too.
 
 Citus's rules, as checked:
 - every primary key, unique constraint and unique index of a distributed table includes its distribution column;
@@ -59,19 +60,6 @@ LOCAL: dict[str, str] = {
     "releases": "kiosk releases and their rollout",
     "trust_sources": "where trust lists are fetched from",
     "diagnostics": "diagnostic requests to kiosks",
-}
-
-# Distributed tables whose keys break a rule today, with the migration that would fix each. The schema is not
-# changed here: tests/test_distributable.py marks these as expected failures, and docs/scale.md has the plan.
-KNOWN_GAPS: dict[str, str] = {
-    "events": (
-        "the primary key is (event_id, received_day), without venue_id; fix: a migration that makes it "
-        "(venue_id, event_id, received_day) (ALTER TABLE events DROP CONSTRAINT events_pkey, ADD PRIMARY KEY ...)"
-    ),
-    "event_keys": (
-        "no venue_id column and the primary key is event_id; fix: a migration that adds venue_id NOT NULL "
-        "(filled from events), makes the key (venue_id, event_id) and claims ids ON CONFLICT on both"
-    ),
 }
 
 

@@ -46,7 +46,7 @@ def import_events(conn: Connection, lines: Iterable[str], now: datetime) -> tupl
             continue
         read += 1
         row = _row(line, number, venue_ids, now)
-        if claim_ids(conn, [row["event_id"]], now.date()):
+        if claim_ids(conn, row["venue_id"], [row["event_id"]], now.date()):
             conn.execute(events.insert().values(row))
             new.append(row)
     add_scans(conn, new)  # the dashboard's rollup counts them too, once

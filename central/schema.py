@@ -1,8 +1,12 @@
 """The central database's tables (SQLAlchemy Core). Changed only together with a migration in migrations/.
 
 Events are designed for scale: on PostgreSQL `events` is partitioned by the day the server received them, so
-retention is a partition drop; `event_keys` (one narrow row per event, not partitioned) is what makes an event
-id unique across partitions, so a batch re-sent on another day is still recognised.
+retention is a partition drop; `event_keys` (one narrow row per event, not partitioned) is the exactly-once claim
+that holds across partitions, so a batch re-sent on another day is still recognised.
+
+Both keys include the venue (migration 0016), as Citus needs of a table distributed by venue (docs/scale.md,
+central/distribution.py); the event id leads them, so that a look-up by id alone (the feed, ingest's check that
+no other venue holds the id: central/ingest.py) still reads one index range.
 """
 
 from __future__ import annotations
@@ -103,8 +107,10 @@ auth_tokens = Table(
 event_keys = Table(
     "event_keys",
     metadata,
-    Column("event_id", String(36), primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("venue_id", Integer, nullable=False),  # the venue that claimed it; 0: a claim 0016 found no event for
     Column("received_day", Date, nullable=False, index=True),
+    PrimaryKeyConstraint("event_id", "venue_id", name="event_keys_pkey"),
 )
 
 events = Table(
@@ -128,7 +134,7 @@ events = Table(
     Column("reason", String(48), nullable=False),
     Column("decoder", String(16), nullable=True),
     Column("latency_ms", Float, nullable=True),
-    PrimaryKeyConstraint("event_id", "received_day"),
+    PrimaryKeyConstraint("event_id", "venue_id", "received_day", name="events_pkey"),
     Index("events_subject_time", "subject_key", "time"),
     Index("events_venue_time", "venue_id", "time"),
     postgresql_partition_by="RANGE (received_day)",

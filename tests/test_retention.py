@@ -315,7 +315,7 @@ def add_event(engine: Engine, day: date) -> None:
     row |= {"received_at": at, "direction": "in", "kind": "cccd", "decision": "ACCEPT", "reason": "logged"}
     with engine.begin() as conn:
         conn.execute(events.insert().values(row))
-        conn.execute(event_keys.insert().values(event_id=event_id, received_day=day))
+        conn.execute(event_keys.insert().values(event_id=event_id, venue_id=1, received_day=day))
 
 
 def count(engine: Engine, table: object) -> int:
