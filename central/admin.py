@@ -113,9 +113,8 @@ def list_units(conn: Connection, under: str | None = None) -> list[dict[str, Any
     number of venues registered directly in it."""
     tree = UnitTree.load(conn)
     walked = tree.walk(unit_id(conn, under) if under else None)
-    counts: dict[int, int] = dict(
-        conn.execute(select(venues.c.unit_id, func.count()).group_by(venues.c.unit_id)).tuples().all()
-    )
+    rows = conn.execute(select(venues.c.unit_id, func.count()).group_by(venues.c.unit_id))
+    counts: dict[int, int] = {unit: count for unit, count in rows}
     top = min((depth for _, depth in walked), default=0)
     parents = {unit.id: tree.units[unit.parent_id].code for unit, _ in walked if unit.parent_id in tree.units}
     return [

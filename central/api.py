@@ -84,8 +84,10 @@ def create_app(
     pass_key: PassKey | None = None,
     secure_cookies: bool = False,
     rate_limits: RateLimiter | None = None,
+    read_engine: Engine | None = None,
 ) -> FastAPI:
-    """The app; `rate_limits` None means none (embedded uses: tests, the demo), `serve` passes the configured ones."""
+    """The app; `rate_limits` None means none (embedded uses: tests, the demo), `serve` passes the configured ones;
+    `read_engine`: where the dashboard and tracing read (a standby, central/readside.py), None: on `engine`."""
     # No /docs or /redoc: they load Swagger UI from a public CDN. Signed-in staff get the OpenAPI document from
     # central/web/site_pages.py.
     app = FastAPI(
@@ -128,7 +130,9 @@ def create_app(
     _enrolment_routes(app, deps, secret)
     _sync_routes(app, deps)
     add_feed_route(app, engine, clock, deps.limits)  # GET /api/v1/events: the pull feed (docs/feeds.md)
-    add_web(app, engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies)
+    add_web(
+        app, engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies, read_engine=read_engine
+    )
     return app
 
 

@@ -61,3 +61,17 @@ def local_end(moment: datetime, lang: str = "vi", *, zone: tzinfo | None = None)
         return date_time(local, lang)
     day = local.date() - timedelta(days=1)
     return f"end of {day.day} {MONTHS_EN[day.month - 1]} {day.year}" if lang == "en" else f"hết ngày {day:%d/%m/%Y}"
+
+
+def duration(seconds: float, lang: str = "vi") -> str:
+    """A span of time, rounded down to its largest unit: 45 giây / 45 seconds, 3 phút / 3 minutes, 2 giờ / 2 hours,
+    4 ngày / 4 days (how far a standby's data is behind)."""
+    whole = max(0, int(seconds))
+    size, vi, en = next(unit for unit in _UNITS if whole >= unit[0] or unit[0] == 1)
+    count = whole // size
+    if lang == "en":
+        return f"{number(count, lang)} {en}{'' if count == 1 else 's'}"
+    return f"{number(count, lang)} {vi}"
+
+
+_UNITS = ((86400, "ngày", "day"), (3600, "giờ", "hour"), (60, "phút", "minute"), (1, "giây", "second"))

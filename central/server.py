@@ -15,6 +15,7 @@ from central.maintenance import Maintenance
 from central.passkeys import ENV as PASS_KEY_ENV
 from central.passkeys import load_pass_key, pass_key_path, publish
 from central.ratelimit import ADDRESS_ENV, DEVICE_ENV, limiter_from_env
+from central.readside import READ_DB_ENV, read_engine
 from central.secret import load_secret, secret_path
 from central.timeutil import utcnow
 from central.webhooks.delivery import Delivery, DeliveryWorker
@@ -32,7 +33,10 @@ def app_from_env() -> FastAPI:
     secret = secret_path(None, resolve_url(None))
     pass_key = load_pass_key(pass_key_path(None, secret))
     limits = limiter_from_env(os.environ)
-    return create_app(engine, load_secret(secret), pass_key=pass_key, secure_cookies=secure, rate_limits=limits)
+    reads = read_engine(None)  # $KIOSK_CENTRAL_READ_DB: the dashboard and tracing read on the standby
+    return create_app(
+        engine, load_secret(secret), pass_key=pass_key, secure_cookies=secure, rate_limits=limits, read_engine=reads
+    )
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Listen:
     tls_key: str | None = None
     device_limit: str | None = None  # "10/s,600", "off"; None: $KIOSK_CENTRAL_DEVICE_LIMIT, else the default
     address_limit: str | None = None
+    read_db: str | None = None  # where the dashboard and tracing read (a standby); None: $KIOSK_CENTRAL_READ_DB
 
 
 def run(
@@ -63,6 +68,8 @@ def run(
         os.environ["KIOSK_CENTRAL_RETENTION_DAYS"] = str(retention_days)
     if audit_days:
         os.environ["KIOSK_CENTRAL_AUDIT_RETENTION_DAYS"] = str(audit_days)
+    if listen.read_db:
+        os.environ[READ_DB_ENV] = listen.read_db
     if listen.tls_cert:
         os.environ["KIOSK_CENTRAL_SECURE_COOKIES"] = "1"
     for variable, limit in ((DEVICE_ENV, listen.device_limit), (ADDRESS_ENV, listen.address_limit)):

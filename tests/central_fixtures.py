@@ -135,8 +135,10 @@ class CentralServer:
         pass_key: Any = None,
         start_timeout_s: float = 10.0,
         access_log: bool = False,
+        read_url: str | None = None,
     ) -> None:
         self.db_url = db_url
+        self.read_url = read_url  # where the dashboard and tracing read (a standby; central/readside.py)
         self.access_log = access_log  # uvicorn's access lines, to the root logger (as journald gets them)
         self.clock = clock or FakeClock()
         self.secret = secret
@@ -144,6 +146,7 @@ class CentralServer:
         self.start_timeout_s = start_timeout_s
         self.url = ""
         self._engine: Engine | None = None
+        self._read_engine: Engine | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -160,6 +163,7 @@ class CentralServer:
 
         from central.api import create_app
         from central.db import connect
+        from central.readside import read_engine
 
         self._threads_before = set(threading.enumerate())
         self._engine = connect(self.db_url)
@@ -168,7 +172,9 @@ class CentralServer:
 
             with self._engine.begin() as conn:
                 publish(conn, self.pass_key, self.clock())
-        app = create_app(self._engine, self.secret, clock=self.clock, pass_key=self.pass_key)
+        reads = read_engine(self.read_url) if self.read_url else None
+        self._read_engine = reads
+        app = create_app(self._engine, self.secret, clock=self.clock, pass_key=self.pass_key, read_engine=reads)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
@@ -212,6 +218,9 @@ class CentralServer:
             self._socket.close()
         if self._engine is not None:
             self._engine.dispose()
+        if self._read_engine is not None:
+            self._read_engine.dispose()
+            self._read_engine = None
         thread, self._thread, self._server, self._socket, self._engine = self._thread, None, None, None, None
         if thread is not None and thread.is_alive():
             raise RuntimeError(f"the central server at {self.url} did not stop within {2 * timeout_s} s")

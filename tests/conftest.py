@@ -17,6 +17,7 @@ from central_fixtures import db_url  # noqa: F401
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 DATA = Path(__file__).parent / "data"
+QR_SAMPLES = DATA / "qr"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,7 +44,6 @@ def pytest_configure(config: pytest.Config) -> None:
     finally:
         engine.dispose()
     os.environ[PG_ENV] = url.set(database=name).render_as_string(hide_password=False)
-QR_SAMPLES = DATA / "qr"
 
 
 def qr_image(payload: str | bytes, *, scale: int = 6, border: int = 4, error: str = "m") -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Throwaway PostgreSQL clusters for tests that need more than one server (tests/test_national.py).
+"""Throwaway PostgreSQL clusters for tests that need more than one server (tests/test_national.py, and a hot
+standby for tests/test_standby_reads.py).
 
 Like scripts/with-postgres.sh, but several at once: one `initdb` into a temporary directory (as the postgres user
 when run as root: initdb and the server refuse root), copied for each further cluster, each started on its own
@@ -129,6 +130,22 @@ class ClusterSet:
             self.clusters[name] = Cluster(name, data, self.root)
         for cluster in self.clusters.values():
             cluster.start()
+
+    def add_standby(self, name: str, of: str) -> Cluster:
+        """A hot standby of the running cluster `of`, streaming from it: pg_basebackup -R (a replication slot of
+        its own, so the primary keeps the WAL it has not received), then started."""
+        primary = self.clusters[of]
+        data = self.root / name
+        conninfo = primary.conninfo("postgres")
+        done = _as_owner(
+            str(PG_BINARIES / "pg_basebackup"), "-d", conninfo, "-D", str(data), "-R", "-X", "stream",
+            "-C", "-S", f"{name}_slot", "--no-sync", "--checkpoint=fast",
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_basebackup for {name} failed: {done.stderr}")
+        standby = self.clusters[name] = Cluster(name, data, self.root)
+        standby.start()
+        return standby
 
     def close(self) -> None:
         errors = []

@@ -10,6 +10,7 @@ trace`). Skipped only when the PostgreSQL 15 server binaries are not installed.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -91,7 +92,7 @@ def put_events(engine: Engine, venue: str, passages: list[dict[str, Any]]) -> No
                     "decoder": "zxing", "latency_ms": 4.2,
                 }
             )  # fmt: skip
-            conn.execute(event_keys.insert().values(event_id=event_id, received_day=p["at"].date()))
+            conn.execute(event_keys.insert().values(event_id=event_id, venue_id=venue_id, received_day=p["at"].date()))
         conn.execute(events.insert(), rows)
 
 
@@ -198,8 +199,13 @@ def test_only_subject_keys_and_derived_fields_of_accepted_passages_leave_a_provi
         columns = conn.execute(
             text("SELECT attnames FROM pg_publication_tables WHERE tablename = 'events'")
         ).scalar_one()
-    assert sorted(published) == ["events", "units", "venues"]
+    assert sorted(published) == ["devices", "events", "units", "venue_days", "venues"]
     assert not {"device_id", "boot_id", "seq", "wall_time", "mono_time", "decoder", "latency_ms"} & set(columns)
+    with country.provinces["67"].connect() as conn:
+        device_columns = conn.execute(
+            text("SELECT attnames FROM pg_publication_tables WHERE tablename = 'devices'")
+        ).scalar_one()
+    assert not {"last_heartbeat", "clock_offset_s"} & set(device_columns)
     with country.copies["67"].connect() as conn:
         rows = conn.execute(text("SELECT subject_key, decision, device_id, latency_ms FROM events")).all()
         places = conn.execute(text("SELECT code, policy, address FROM venues")).all()
@@ -249,6 +255,75 @@ def test_the_provinces_trees_join_under_the_national_root(country: Country) -> N
     assert tree == [("67", "67", 1), ("67", "67-01", 2), ("68", "68", 1), ("68", "68-01", 2)]
 
 
+def put_deployment(engine: Engine, *, seen: bool, scans_today: int) -> None:
+    """An enrolled kiosk at V1 (heard from now, or never) and today's rollup of V1's passages."""
+    from central.localtime import local_day, local_zone
+    from central.schema import devices, venue_days, venues
+
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        venue_id = conn.execute(select(venues.c.id).where(venues.c.code == "V1")).scalar_one()
+        conn.execute(
+            devices.insert().values(
+                id=f"gate-{uuid.uuid4().hex[:8]}", venue_id=venue_id, name="Cổng chính", public_key=bytes(32),
+                enrolled_at=now - timedelta(days=3), last_seen_at=now if seen else None,
+                last_heartbeat={"version": "0.1.0"}, clock_offset_s=0.25,
+            )
+        )  # fmt: skip
+        if scans_today:
+            today = local_day(now, local_zone())
+            conn.execute(venue_days.insert().values(venue_id=venue_id, day=today, scans=scans_today, heard=True))
+
+
+def test_the_national_dashboard_adds_up_the_provinces_copies(country: Country) -> None:
+    put_deployment(country.provinces["67"], seen=True, scans_today=5)
+    put_deployment(country.provinces["68"], seen=False, scans_today=0)
+
+    def deployed() -> str:
+        return cli("--db", country.national_url, "national", "dashboard")
+
+    wait_for("the devices at the national centre", lambda: "3 venues registered, 2 deployed" in deployed(), WAIT_S)
+    text_report = deployed()
+    assert text_report.startswith(
+        "whole country: 3 venues registered, 2 deployed, 1 online, 1 devices offline, 5 scans"
+    )
+    assert [line.split()[0] for line in text_report.splitlines()[1:]] == ["67:67", "68:68", "69:69"]
+    with country.copies["67"].connect() as conn:  # what the copy holds of a device: no heartbeat, no clock
+        row = conn.execute(text("SELECT last_heartbeat, clock_offset_s, name FROM devices")).one()
+    assert tuple(row) == (None, None, "Cổng chính")
+
+    csv = cli("--db", country.national_url, "national", "dashboard", "--unit", "67:67", "--csv", "--lang", "en")
+    assert csv.splitlines()[1].startswith("67:67-01,") and ",5," in csv.splitlines()[1]
+    from central.cli import cli as kiosk_central
+
+    out = CliRunner().invoke(kiosk_central, ["--db", country.national_url, "national", "dashboard", "--unit", "99:1"])
+    assert out.exit_code != 0 and "no copy of province 99" in out.output
+
+
+def test_the_national_centre_serves_the_dashboard_of_the_whole_tree(country: Country) -> None:
+    from central_fixtures import CentralServer
+    from web_helpers import Staff, add_account
+
+    with CentralServer(country.national_url) as server:
+        add_account(server, "national-admin", "administrator")
+        admin = Staff(server)
+        assert admin.login("national-admin").status_code == 303
+        page = admin.get("/dashboard")
+        assert page.status_code == 200, page.text[:300]
+        assert re.findall(r'data-unit="([^"]+)"', page.text) == ["67:67", "68:68", "69:69"]
+        assert re.search(r'data-figure="registered">3<', page.text) and re.search(
+            r'data-figure="deployed">2<', page.text
+        )
+        assert re.findall(r'data-province="(\d+)"', page.text) == ["67", "68", "69"]
+        assert "Đang nhận" in page.text and 'id="data-age"' not in page.text
+        province = admin.get("/dashboard?unit=67:67&lang=en")
+        assert province.status_code == 200 and 'data-unit="67:67-01"' in province.text
+        assert "Tỉnh 67" in province.text and "Receiving" in province.text
+        for elsewhere in ("99:1", "67:NOPE", "67", "V1"):
+            assert admin.get(f"/dashboard?unit={elsewhere}").status_code == 403, elsewhere
+        assert Staff(server).get("/dashboard").status_code == 303  # signed out: to the login page
+
+
 def test_subscribing_again_changes_nothing(country: Country) -> None:
     conninfo = country.clusters["p69"].conninfo("kiosk", NATIONAL_ROLE, NATIONAL_PASSWORD)
     cli("--db", country.national_url, "national", "subscribe", "--province", "69", "--conninfo", conninfo)
@@ -281,3 +356,23 @@ def test_the_national_centre_down_for_a_while_catches_up_from_the_slots(country:
     put_events(country.provinces["69"], "V1", [passage(SAME_TIME_IN_69, at(2), "in")])
     national.start()
     wait_for("province 69 after the national centre's restart", lambda: count_events(country.copies["69"]) == 3, WAIT_S)
+
+
+def test_the_copies_upkeep_makes_partitions_ahead_and_drops_what_is_past_retention(country: Country) -> None:
+    from central.partitions import partition_name
+
+    copy = country.copies["69"]
+    ahead = partition_name((datetime.now(UTC) + timedelta(days=3)).date())
+    with copy.begin() as conn:
+        conn.execute(text(f"DROP TABLE IF EXISTS {ahead}"))  # a name made here from a date
+    before = count_events(copy)
+    put_events(country.provinces["69"], "V1", [passage(SAME_TIME_IN_69, at(-40 * 24), "in")])  # 42 days ago
+    wait_for("the old passage at the national centre", lambda: count_events(copy) == before + 1, WAIT_S)
+
+    out = cli("--db", country.national_url, "national", "maintain", "--retention-days", "30")
+
+    assert "69: 1 partitions made" in out, out
+    with copy.connect() as conn:
+        assert conn.execute(text("SELECT to_regclass(:n)"), {"n": ahead}).scalar() is not None
+    assert count_events(copy) == before  # the passage of 42 days ago is gone, the rest kept
+    assert count_events(country.provinces["69"]) == before + 1  # the province's own retention is its own

@@ -34,13 +34,16 @@ VENV_BIN = Path(sys.executable).parent
         "kiosk-update-check.service",
         "kiosk-update-check.timer",
         "kiosk-rollback.service",
+        "kiosk-national-maintain.service",
+        "kiosk-national-maintain.timer",
     ],
 )
 def test_unit_files_verify_cleanly(tmp_path: Path, unit: str):
     # The units point at /opt/kiosk/current (made by scripts/provision-pi.sh): verify them against this venv.
     text = (UNITS / unit).read_text().replace("/opt/kiosk/current/bin/", f"{VENV_BIN}/")
     text = text.replace("/opt/kiosk/previous/bin/", f"{VENV_BIN}/")
-    for companion in ("kiosk-update.service", "kiosk-update-check.service", "kiosk-rollback.service"):
+    companions = ("kiosk-update.service", "kiosk-update-check.service", "kiosk-rollback.service")
+    for companion in (*companions, "kiosk-national-maintain.service"):
         if companion != unit:  # what a path, a timer or OnFailure= names must exist beside it
             (tmp_path / companion).write_text((UNITS / companion).read_text().replace("/opt/kiosk/", "/usr/"))
     env_file = tmp_path / "central.env"

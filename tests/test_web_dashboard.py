@@ -127,6 +127,29 @@ def test_numbers_are_written_in_each_language():
     assert [percent(66.666, "vi"), percent(66.666, "en"), percent(None, "en")] == ["66,7 %", "66.7%", "–"]
 
 
+def test_how_far_behind_is_written_in_each_language():
+    from central.formats import duration
+
+    assert [duration(s, "vi") for s in (0, 45, 61, 3 * 3600 + 5, 2 * 86400)] == [
+        "0 giây", "45 giây", "1 phút", "3 giờ", "2 ngày"
+    ]  # fmt: skip
+    assert [duration(s, "en") for s in (1, 45, 60, 180, 86400)] == [
+        "1 second",
+        "45 seconds",
+        "1 minute",
+        "3 minutes",
+        "1 day",
+    ]
+
+
+def test_a_province_centre_reading_its_own_database_says_its_figures_are_live(server: CentralServer):
+    admin = Staff(server)
+    admin.login("admin")
+    assert 'id="data-age">Số liệu trực tiếp từ máy chủ chính</p>' in admin.get("/dashboard").text
+    assert 'id="data-age">Live data from the primary server</p>' in admin.get("/dashboard?lang=en").text
+    assert 'id="province-copies"' not in admin.get("/dashboard").text
+
+
 def test_a_chart_speaks_its_pages_language():
     from central.charts import scans_per_day
 

@@ -92,6 +92,12 @@ def _limit(_: click.Context, parameter: click.Parameter, value: str | None) -> s
     callback=_limit,
     help=f"Enrolment and authentication requests per client address (default: ${ADDRESS_ENV}, else {ADDRESS_LIMIT}).",
 )
+@click.option(
+    "--read-db",
+    metavar="URL",
+    help="Where the dashboard and tracing read, e.g. the formation's hosts with target_session_attrs=prefer-standby "
+    "(default: $KIOSK_CENTRAL_READ_DB, else the --db database).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -104,6 +110,7 @@ def serve(
     tls_key: str | None,
     device_limit: str | None,
     address_limit: str | None,
+    read_db: str | None,
 ) -> None:
     """Serve the API until interrupted (HTTPS with --tls-cert and --tls-key, or behind a TLS proxy)."""
     from central.server import Listen, run
@@ -113,7 +120,7 @@ def serve(
     if audit_retention_days and audit_retention_days < (retention_days or 36500):
         raise click.UsageError("--audit-retention-days needs --retention-days, and at least as many days")
     engine_of(ctx)  # migrate once, before any worker starts
-    listen = Listen(host, port, workers, tls_cert, tls_key, device_limit, address_limit)
+    listen = Listen(host, port, workers, tls_cert, tls_key, device_limit, address_limit, read_db)
     run(ctx.obj["url"], ctx.obj["secret"], listen, retention_days, audit_retention_days)
 
 

@@ -1,8 +1,8 @@
-"""`kiosk-central national publish | subscribe | status | trace`: the national tier (central/national/).
+"""`kiosk-central national publish | subscribe | status | trace | dashboard | maintain`: the national tier.
 
 On a province: `national publish` (its --db is the province's database). On the national centre: `national
-subscribe --province 67 --conninfo '...'`, `national status` and `national trace` (their --db is the national
-database; each province's copy is a database beside it).
+subscribe --province 67 --conninfo '...'`, `national status`, `national trace` and `national dashboard` (their --db
+is the national database; each province's copy is a database beside it).
 """
 
 from __future__ import annotations
@@ -130,6 +130,57 @@ def national_trace_command(
         click.echo(f"  {province}  {visit.entered.isoformat(timespec='minutes')}  {visit.venue}  {visit.venue_name}")
     for province, contact in result.contacts:
         click.echo(f"  {contact.overlap_minutes:>9.1f}  {contact.subject_key}  {province}  {contact.venue}")
+
+
+@national.command("dashboard")
+@click.option("--unit", help="A province's unit as PROVINCE:CODE (e.g. 67:660); default: the whole country.")
+@click.option("--csv", "as_csv", is_flag=True, help="The report upward, as the dashboard's CSV (UTF-8 with BOM).")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True, help="The CSV's language.")
+@click.pass_context
+def national_dashboard(ctx: click.Context, unit: str | None, as_csv: bool, lang: str) -> None:
+    """On the national centre: deployment progress of the country or of a province's unit, from the copies."""
+    from central.national.dashboard import national_report
+    from central.progress import as_csv as report_csv
+
+    try:
+        with copies_of(ctx) as copies:
+            report = national_report(copies, unit, utcnow())
+    except CentralError as exc:
+        fail(str(exc))
+    if as_csv:
+        click.echo(report_csv(report, lang), nl=False)
+        return
+    totals = report.totals
+    click.echo(f"{report.unit.name if report.unit else 'whole country'}: {totals.registered} venues registered, "
+               f"{totals.deployed} deployed, {totals.online} online, {totals.devices_offline} devices offline, "
+               f"{totals.scans_today} scans today")  # fmt: skip
+    for row in report.children:
+        figures = row.figures
+        click.echo(
+            f"  {row.unit.code:<12} {figures.registered:>7} {figures.deployed:>7} {figures.online:>7}  {row.unit.name}"
+        )
+
+
+@national.command("maintain")
+@click.option(
+    "--retention-days",
+    type=click.IntRange(1, 3650),
+    help="Drop the copies' events received more than this many days ago (default: keep them).",
+)
+@click.pass_context
+def national_maintain(ctx: click.Context, retention_days: int | None) -> None:
+    """On the national centre: each copy's day partitions made a week ahead, and its old events dropped, as
+    `serve` does for a province (run daily: systemd/kiosk-national-maintain.timer)."""
+    from central.national.upkeep import maintain
+
+    try:
+        with copies_of(ctx) as copies:
+            engines = {province: conn.engine for province, conn in copies.items()}
+            done = maintain(engines, utcnow(), retention_days)
+    except CentralError as exc:
+        fail(str(exc))
+    for province, (made, dropped) in sorted(done.items()):
+        click.echo(f"{province}: {len(made)} partitions made, {dropped} dropped or rows removed")
 
 
 @contextmanager

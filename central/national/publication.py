@@ -9,7 +9,10 @@ Two publications, because PostgreSQL's `publish` option is per publication:
   are not published: a province drops whole partitions (which logical replication never sends anyway), and the
   national centre keeps its copy under its own retention.
 - `kiosk_national_places`: `units` (the tree, whole) and `venues` without their policy overrides and address,
-  inserts, updates and deletes (by primary key), so a renamed or retired venue is renamed or retired nationally.
+  inserts, updates and deletes (by primary key), so a renamed or retired venue is renamed or retired nationally;
+  and for the national deployment dashboard (central/national/dashboard.py), `devices` without their last
+  heartbeat's details or clock (enrolled, revoked, last heard from: a kiosk's public key goes too, since the
+  copy's column is NOT NULL, and it is public) and `venue_days`, the daily count of passages per venue.
 
 Nothing else is published: not declarations, sealed contacts, access lists, visits, accounts, the audit log,
 device keys, settings or the subject-key secret (PRIVACY.md).
@@ -37,9 +40,13 @@ EVENTS_KEPT_HOME = ("device_id", "boot_id", "seq", "wall_time", "mono_time", "de
 EVENT_FILTER = "decision = 'ACCEPT' AND subject_key IS NOT NULL"
 UNIT_COLUMNS = ("id", "code", "name", "parent_id", "created_at")
 VENUE_COLUMNS = ("id", "code", "name", "unit_id", "category", "created_at", "retired_at")
+DEVICE_COLUMNS = ("id", "venue_id", "name", "public_key", "enrolled_at", "revoked_at", "last_seen_at")
 
 EVENTS_TABLES = f"events ({', '.join(EVENT_COLUMNS)}) WHERE ({EVENT_FILTER})"
-PLACES_TABLES = f"units ({', '.join(UNIT_COLUMNS)}), venues ({', '.join(VENUE_COLUMNS)})"
+PLACES_TABLES = (
+    f"units ({', '.join(UNIT_COLUMNS)}), venues ({', '.join(VENUE_COLUMNS)}), "
+    f"devices ({', '.join(DEVICE_COLUMNS)}), venue_days"
+)
 EVENTS_OPTIONS = "publish = 'insert', publish_via_partition_root = true"
 PLACES_OPTIONS = "publish = 'insert, update, delete', publish_via_partition_root = true"
 
@@ -81,7 +88,7 @@ def publish(conn: Connection, grant_to: str | None = None) -> list[str]:
     )
     statements = publication_sql(existing)
     if grant_to is not None:
-        statements.append(f"GRANT SELECT ON units, venues, events TO {_role(conn, grant_to)}")
+        statements.append(f"GRANT SELECT ON units, venues, events, devices, venue_days TO {_role(conn, grant_to)}")
     for statement in statements:
         conn.execute(text(statement))  # made here from constants, and a role name quoted by the server
     return statements

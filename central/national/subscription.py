@@ -122,8 +122,9 @@ def provinces(conn: Connection) -> dict[str, str]:
     return dict(sorted(settings_with_prefix(conn, SETTING_PREFIX).items()))
 
 
-def copy_state(conn: Connection, province: str) -> CopyState:
-    """The state of `province`'s copy, read in the copy's database."""
+def copy_state(conn: Connection, province: str, *, count_events: bool = True) -> CopyState:
+    """The state of `province`'s copy, read in the copy's database (`count_events` false: events is 0, the count
+    of a national-sized table being too slow for a page)."""
     name = subscription_name(province)
     row = conn.execute(
         text(
@@ -133,7 +134,7 @@ def copy_state(conn: Connection, province: str) -> CopyState:
         ),
         {"n": name},
     ).first()
-    count = int(conn.execute(select(func.count()).select_from(events)).scalar_one())
+    count = int(conn.execute(select(func.count()).select_from(events)).scalar_one()) if count_events else 0
     database = str(conn.execute(text("SELECT current_database()")).scalar())
     if row is None:
         return CopyState(province, database, False, False, None, count)

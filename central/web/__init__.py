@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from central.passkeys import PassKey
+from central.readside import Reader
 from central.web import (
     admin_pages,
     auth_pages,
@@ -38,8 +39,10 @@ def add_web(
     secret: bytes,
     pass_key: PassKey | None = None,
     secure_cookies: bool = False,
+    read_engine: Engine | None = None,
 ) -> Web:
-    web = Web(engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies)
+    reader = Reader(engine, read_engine)  # None: the dashboard and tracing read on the primary too
+    web = Web(engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies, reader=reader)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.middleware("http")

@@ -23,8 +23,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from sqlalchemy import Connection, Engine
 
-from central.formats import local_date_time, local_end, number, percent
+from central.formats import duration, local_date_time, local_end, number, percent
+from central.national.dashboard import NationalCopies
 from central.passkeys import PassKey
+from central.readside import Reader
 from central.timeutil import aware
 from central.web.messages import Message
 from central.web.sessions import Session, find_session
@@ -109,8 +111,11 @@ class Web:
         secret: bytes,
         pass_key: PassKey | None = None,
         secure_cookies: bool = False,
+        reader: Reader | None = None,
     ) -> None:
         self.engine = engine
+        self.reader = reader or Reader(engine)  # the dashboard's and tracing's reads: a standby's, if given
+        self.national = NationalCopies(engine)  # on the national centre, the provinces' copies (the dashboard)
         self.clock = clock
         self.secret = secret  # subject keys from ID numbers, as kiosks make them
         self.pass_key = pass_key  # signs declaration passes; None: the declaration form says it is not offered
@@ -123,7 +128,7 @@ class Web:
             lstrip_blocks=True,
         )
         self.env.filters |= {"local": _local_filter, "local_end": _end_filter, "number": _number_filter}
-        self.env.filters |= {"percent": _percent_filter}
+        self.env.filters |= {"percent": _percent_filter, "duration": _duration_filter}
         self.env.globals |= {"role_names": ROLE_NAMES, "audit_actions": AUDIT_ACTIONS}
 
     def transaction(self) -> Iterator[Connection]:
@@ -212,6 +217,11 @@ def _end_filter(context: Context, moment: datetime | None) -> str:
 @pass_context
 def _number_filter(context: Context, value: float) -> str:
     return number(value, context["lang"])
+
+
+@pass_context
+def _duration_filter(context: Context, seconds: float) -> str:
+    return duration(seconds, context["lang"])
 
 
 @pass_context

@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
 from central.admin import venue_units
+from central.readside import DataAge
 from central.tracevisits import MAX_DWELL_MIN
-from central.tracing import DEFAULT_WINDOW_DAYS, TraceError, TraceResult, audited_trace, local_time
+from central.tracing import DEFAULT_WINDOW_DAYS, TraceError, TraceResult, local_time, record_trace, trace
 from central.unittree import UnitTree
 from central.web.core import Web, client_address
 from central.web.messages import Message, PageError
@@ -35,10 +36,12 @@ def add_routes(app: FastAPI, web: Web) -> None:
         values: dict[str, str] | None = None,
         result: TraceResult | None = None,
         error: Message | None = None,
+        age: DataAge | None = None,
     ) -> Response:
         return web.render(
-            request, "trace.html", session=session, status=status, values=values or {}, result=result, error=error
-        )
+            request, "trace.html", session=session, status=status, values=values or {}, result=result, error=error,
+            age=age,
+        )  # fmt: skip
 
     @app.get("/trace", response_class=HTMLResponse, include_in_schema=False)
     def trace_form(request: Request, conn: Tx) -> Response:
@@ -75,20 +78,24 @@ def add_routes(app: FastAPI, web: Web) -> None:
             )  # fmt: skip
             since, until = _window(start, end, web.clock())
             dwell = _dwell(default_dwell_min)
-            with conn.begin_nested():
-                result = audited_trace(
-                    conn,
-                    key,
-                    since,
-                    until,
-                    actor=session.account.username,
-                    reason=reason,
-                    default_dwell_min=dwell,
-                    second_degree=bool(second_degree),
-                    now=web.clock(),
-                    address=client_address(request),
-                    detail={"scope": session.account.unit_code or "all", "output": output},
-                )
+            now = web.clock()
+            # The trace reads where reads go (a standby, if any); its record is written here, on the primary, and
+            # committed before the page is sent.
+            result, age = web.reader.read(
+                lambda reading: trace(
+                    reading, key, since, until, default_dwell_min=dwell, second_degree=bool(second_degree), now=now
+                ),
+                now,
+            )
+            record_trace(
+                conn,
+                result,
+                actor=session.account.username,
+                reason=reason,
+                now=now,
+                address=client_address(request),
+                detail={"scope": session.account.unit_code or "all", "output": output},
+            )
         except PageError as refused:
             return page(request, session, status=422, values=values, error=refused.message)
         result = _in_scope(conn, result, session)
@@ -99,7 +106,7 @@ def add_routes(app: FastAPI, web: Web) -> None:
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
             )
-        return page(request, session, values=values, result=result)
+        return page(request, session, values=values, result=result, age=age)
 
 
 def _window(start: str, end: str, now: datetime) -> tuple[datetime, datetime]:
