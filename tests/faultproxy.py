@@ -447,3 +447,20 @@ def offered_to_server(records: list[Record]) -> Counter[str]:
         if record.upstream == 200 and record.body:
             offered.update(e["event_id"] for e in json.loads(gzip.decompress(record.body))["events"])
     return offered
+
+
+def described(records: list[Record]) -> str:
+    """Each request on one line, for a failing assertion: its label, the server's status, and how many events
+    (and the first id) it carried, so that a batch sent twice shows as such."""
+    lines = []
+    for n, record in enumerate(records):
+        try:
+            ids = [e["event_id"] for e in json.loads(gzip.decompress(record.body))["events"]] if record.body else []
+        except (OSError, ValueError, KeyError, TypeError):
+            ids = []
+        first = ids[0][:8] if ids else "-"
+        lines.append(
+            f"{n}: {record.label} upstream={record.upstream} events={len(ids)} first={first} "
+            f"at {record.received:.3f}-{record.done:.3f}"
+        )
+    return "\n".join(lines)

@@ -31,6 +31,7 @@ from faultproxy import (
     FaultProxy,
     Record,
     answer,
+    described,
     late,
     offered_to_server,
     reset_after,
@@ -219,7 +220,7 @@ def test_each_fault_alone_then_every_event_reaches_the_centre_once(gate: Gate, f
         wait_until(lambda: gate.proxy.records(UPLOADS)[0].done > 0, 5, "the faulted request over")
     gate.assert_exactly_once()
     uploads = gate.proxy.records(UPLOADS)
-    assert [r.label for r in uploads] == [fault.label, "pass", "pass", "pass"]
+    assert [r.label for r in uploads] == [fault.label, "pass", "pass", "pass"], described(uploads)
     assert gate.proxy.counts[fault.label] == 1
     assert worker.stats.failures == 1 and worker.stats.held == 25 and worker.stats.batches == 3
     # "answer lost": the server stored the first batch; "late": it got it again after the kiosk's resend
