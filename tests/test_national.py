@@ -300,7 +300,7 @@ def test_the_national_dashboard_adds_up_the_provinces_copies(country: Country) -
     assert out.exit_code != 0 and "no copy of province 99" in out.output
 
 
-def test_the_national_centre_serves_the_dashboard_of_the_whole_tree(country: Country) -> None:
+def test_the_national_centre_serves_the_dashboard_and_tracing_of_the_whole_tree(country: Country) -> None:
     from central_fixtures import CentralServer
     from web_helpers import Staff, add_account
 
@@ -322,6 +322,20 @@ def test_the_national_centre_serves_the_dashboard_of_the_whole_tree(country: Cou
         for elsewhere in ("99:1", "67:NOPE", "67", "V1"):
             assert admin.get(f"/dashboard?unit={elsewhere}").status_code == 403, elsewhere
         assert Staff(server).get("/dashboard").status_code == 303  # signed out: to the login page
+
+        window = {"start": at(-6).strftime("%Y-%m-%dT%H:%M"), "end": at(40).strftime("%Y-%m-%dT%H:%M")}
+        form = {"subject_key": TRAVELLER, "reason": "F0 across provinces", **window}
+        traced = admin.form_post("/trace", "/trace", form)
+        assert traced.status_code == 200, traced.text[:500]
+        contacts = traced.text.split('id="contacts"')[1]
+        assert MET_IN_67 in contacts and MET_IN_68 in contacts
+        assert LATER_IN_67 not in contacts and SAME_TIME_IN_69 not in contacts  # another time; another province
+        assert "67:V1" in traced.text and "68:V1" in traced.text and "69:V1" not in traced.text
+        with server.engine.connect() as conn:
+            recorded = conn.execute(
+                text("SELECT subject, reason, detail FROM audit_log WHERE action = 'national-trace'")
+            ).all()
+        assert [(r.subject, r.reason) for r in recorded][-1:] == [(TRAVELLER, "F0 across provinces")]
 
 
 def test_subscribing_again_changes_nothing(country: Country) -> None:

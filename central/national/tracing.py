@@ -12,13 +12,14 @@ what is left). The default dwell per category is each copy's (the defaults, unle
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from central.audit import record
+from central.national.dashboard import national_code
 from central.timeutil import utcnow
 from central.tracing import Contact, TraceResult, Visit, trace
 
@@ -41,6 +42,19 @@ class NationalTrace:
         """Every contact with its province, most overlap first."""
         found = [(p, c) for p, result in self.by_province.items() for c in result.contacts]
         return sorted(found, key=lambda pc: (-pc[1].overlap_minutes, pc[1].degree, pc[1].subject_key, pc[0]))
+
+    def combined(self) -> TraceResult:
+        """One trace as a province's page shows it, each venue named nationally ("67:V1")."""
+        first = next(iter(self.by_province.values()), None)
+        return TraceResult(
+            self.subject_key,
+            self.start,
+            self.end,
+            [replace(v, venue=national_code(p, v.venue)) for p, v in self.visits],
+            [replace(c, venue=national_code(p, c.venue)) for p, c in self.contacts],
+            first.default_dwell_min if first else None,
+            first.second_degree if first else False,
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -85,15 +99,29 @@ def audited_national_trace(
     *,
     actor: str,
     reason: str,
+    default_dwell_min: int | None = None,
     second_degree: bool = False,
     now: datetime | None = None,
+    address: str | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> NationalTrace:
-    """`national_trace`, recorded in the national centre's audit log (`national`): no trace without its record."""
+    """`national_trace`, recorded in the national centre's audit log (`national`): no trace without its record.
+    `detail` adds to what is recorded (the page's output, say)."""
     now = now or utcnow()
-    result = national_trace(copies, subject_key, start, end, second_degree=second_degree, now=now)
-    detail = {"from": result.start.isoformat(), "to": result.end.isoformat(), "second_degree": second_degree}
-    detail |= {"provinces": sorted(copies), "visits": len(result.visits), "contacts": len(result.contacts)}
+    result = national_trace(
+        copies, subject_key, start, end, default_dwell_min=default_dwell_min, second_degree=second_degree, now=now
+    )
+    summary = {"from": result.start.isoformat(), "to": result.end.isoformat(), "second_degree": second_degree}
+    summary |= {"provinces": sorted(copies), "visits": len(result.visits), "contacts": len(result.contacts)}
+    summary |= {"default_dwell_min": default_dwell_min, **(detail or {})}
     record(
-        national, at=now, actor=actor, action="national-trace", subject=result.subject_key, reason=reason, detail=detail
+        national,
+        at=now,
+        actor=actor,
+        action="national-trace",
+        subject=result.subject_key,
+        reason=reason,
+        detail=summary,
+        address=address,
     )
     return result

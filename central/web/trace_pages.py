@@ -15,11 +15,12 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
 from central.admin import venue_units
+from central.national.tracing import audited_national_trace
 from central.readside import DataAge
 from central.tracevisits import MAX_DWELL_MIN
 from central.tracing import DEFAULT_WINDOW_DAYS, TraceError, TraceResult, local_time, record_trace, trace
 from central.unittree import UnitTree
-from central.web.core import Web, client_address
+from central.web.core import NotAllowed, Web, client_address
 from central.web.messages import Message, PageError
 from central.web.sessions import Session
 from central.web.subjects import read_picture, subject_of
@@ -79,23 +80,28 @@ def add_routes(app: FastAPI, web: Web) -> None:
             since, until = _window(start, end, web.clock())
             dwell = _dwell(default_dwell_min)
             now = web.clock()
-            # The trace reads where reads go (a standby, if any); its record is written here, on the primary, and
-            # committed before the page is sent.
-            result, age = web.reader.read(
-                lambda reading: trace(
-                    reading, key, since, until, default_dwell_min=dwell, second_degree=bool(second_degree), now=now
-                ),
-                now,
-            )
-            record_trace(
-                conn,
-                result,
-                actor=session.account.username,
-                reason=reason,
-                now=now,
-                address=client_address(request),
-                detail={"scope": session.account.unit_code or "all", "output": output},
-            )
+            known = web.national.provinces(conn)
+            if known:  # the national centre: every province's copy
+                result, age = _national_trace(web, conn, known, session, request, key, since, until, dwell, reason,
+                                              second_degree=bool(second_degree), output=output), None  # fmt: skip
+            else:
+                # The trace reads where reads go (a standby, if any); its record is written here, on the primary,
+                # and committed before the page is sent.
+                result, age = web.reader.read(
+                    lambda reading: trace(
+                        reading, key, since, until, default_dwell_min=dwell, second_degree=bool(second_degree), now=now
+                    ),
+                    now,
+                )
+                record_trace(
+                    conn,
+                    result,
+                    actor=session.account.username,
+                    reason=reason,
+                    now=now,
+                    address=client_address(request),
+                    detail={"scope": session.account.unit_code or "all", "output": output},
+                )
         except PageError as refused:
             return page(request, session, status=422, values=values, error=refused.message)
         result = _in_scope(conn, result, session)
@@ -107,6 +113,33 @@ def add_routes(app: FastAPI, web: Web) -> None:
                 headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
             )
         return page(request, session, values=values, result=result, age=age)
+
+
+def _national_trace(
+    web: Web,
+    conn: Connection,
+    known: dict[str, str],
+    session: Session,
+    request: Request,
+    key: str,
+    since: datetime,
+    until: datetime,
+    dwell: int | None,
+    reason: str,
+    *,
+    second_degree: bool,
+    output: str,
+) -> TraceResult:
+    """Every province's copy traced and merged, venues named nationally ("67:V1"), recorded in the national
+    centre's audit log. For the national centre's unscoped accounts (administrators): its tree is the provinces'."""
+    if session.account.unit_id is not None:
+        raise NotAllowed()
+    with web.national.reading(known) as copies:
+        found = audited_national_trace(
+            conn, copies, key, since, until, actor=session.account.username, reason=reason, default_dwell_min=dwell,
+            second_degree=second_degree, now=web.clock(), address=client_address(request), detail={"output": output},
+        )  # fmt: skip
+    return found.combined()
 
 
 def _window(start: str, end: str, now: datetime) -> tuple[datetime, datetime]:
