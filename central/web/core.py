@@ -75,6 +75,7 @@ AUDIT_ACTIONS = {  # what the audit log's action codes mean; an unknown one is s
     "status-clear": ("Gỡ khỏi danh sách tình trạng", "Removed from the status list"),
     "status-set": ("Đưa vào danh sách tình trạng", "Put on the status list"),
     "trace": ("Truy vết", "Trace"),
+    "national-trace": ("Truy vết toàn quốc", "National trace"),
     "venue-rules-set": ("Đổi quy tắc cổng", "Gate rules changed"),
     "visits-inside": ("Xem ai đang ở bên trong", "Who is inside, looked up"),
     "visits-list": ("Xem danh sách khách", "Visits listed"),
