@@ -338,6 +338,31 @@ def test_the_national_centre_serves_the_dashboard_and_tracing_of_the_whole_tree(
         assert [(r.subject, r.reason) for r in recorded][-1:] == [(TRAVELLER, "F0 across provinces")]
 
 
+def test_the_national_pages_fit_a_phone_and_a_desktop(country: Country, browser: Any) -> None:
+    from central_fixtures import CentralServer
+    from test_browser import visit
+    from web_helpers import add_account
+
+    def national_trace_on(page: Any, url: str) -> None:
+        page.goto(url + "/trace")
+        page.locator("#subject_key").fill(TRAVELLER)
+        page.locator("#start").fill(at(-6).strftime("%Y-%m-%dT%H:%M"))
+        page.locator("#end").fill(at(40).strftime("%Y-%m-%dT%H:%M"))
+        page.get_by_label("Lý do").fill("F0 across provinces")
+        page.get_by_role("button", name="Truy vết", exact=True).click()
+        page.wait_for_selector("#contacts")
+
+    steps = {
+        "country": lambda page, url: page.goto(url + "/dashboard"),
+        "national trace": national_trace_on,
+        "province, English": lambda page, url: page.goto(url + "/dashboard?unit=67:67&lang=en"),  # sets the cookie
+    }
+    with CentralServer(country.national_url) as server:
+        add_account(server, "national-phone", "administrator")
+        for width in (320, 1280):
+            assert visit(browser, width, steps, server.url, sign_in_as="national-phone") == {}, width
+
+
 def test_subscribing_again_changes_nothing(country: Country) -> None:
     conninfo = country.clusters["p69"].conninfo("kiosk", NATIONAL_ROLE, NATIONAL_PASSWORD)
     cli("--db", country.national_url, "national", "subscribe", "--province", "69", "--conninfo", conninfo)
