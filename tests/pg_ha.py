@@ -98,8 +98,11 @@ class Node:
 class Formation:
     """Monitor, node a (first primary) and node b (its standby), all on 127.0.0.1."""
 
-    def __init__(self, *, start_timeout_s: float = 60.0) -> None:
+    def __init__(self, *, start_timeout_s: float = 60.0, tls: bool = True) -> None:
         self.start_timeout_s = start_timeout_s
+        # TLS between the nodes, to the monitor and from the centre (pg_autoctl --ssl-self-signed: encrypted, the
+        # certificates not checked; a province uses its CA's, --ssl-ca-file, and sslmode=verify-full)
+        self.tls = tls
         self.dir = Path()
         self.monitor: Node | None = None
         self.nodes: list[Node] = []
@@ -123,7 +126,8 @@ class Formation:
     def url(self) -> str:
         """libpq's multi-host form, as `pg_autoctl show uri` gives it: the first host that takes writes."""
         hosts = ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
-        return f"postgresql://postgres@{hosts}/{DATABASE}?target_session_attrs=read-write&connect_timeout=2"
+        ssl = "&sslmode=require" if self.tls else ""
+        return f"postgresql://postgres@{hosts}/{DATABASE}?target_session_attrs=read-write&connect_timeout=2{ssl}"
 
     def states(self) -> dict[int, tuple[str, str]]:
         """Each node's port: (reported state, goal state), as the monitor knows them."""
@@ -133,6 +137,10 @@ class Formation:
             port, reported, goal = line.split("|")
             states[int(port)] = (reported, goal)
         return states
+
+    def sql_on_monitor(self, statement: str) -> str:
+        """`statement` on the monitor's database, as its keepers' user; psql's unaligned output."""
+        return self._sql(self._monitor_port, statement)
 
     def primary(self) -> Node:
         """The node that takes writes: by its own report and the monitor's goal (a dead primary's last report
@@ -273,7 +281,8 @@ class Formation:
         return Node(name, free_port(), self.dir / name, self.dir / f"{name}.log")
 
     def _create_postgres(self, node: Node) -> list[str]:
-        monitor = f"postgres://autoctl_node@127.0.0.1:{self._monitor_port}/pg_auto_failover?sslmode=disable"
+        ssl = "require" if self.tls else "disable"
+        monitor = f"postgres://autoctl_node@127.0.0.1:{self._monitor_port}/pg_auto_failover?sslmode={ssl}"
         names = ["--name", node.name, "--dbname", DATABASE]
         return ["create", "postgres", *names, "--monitor", monitor, "--auth", "trust"]
 
@@ -281,7 +290,7 @@ class Formation:
         args = ["pg_autoctl", *command, "--pgdata", str(node.pgdata)]
         if command[0] == "create":
             args += ["--pgport", str(node.port), "--hostname", "127.0.0.1", "--listen", "127.0.0.1"]
-            args += ["--pgctl", str(PGCTL), "--no-ssl", "--run"]
+            args += ["--pgctl", str(PGCTL), "--ssl-self-signed" if self.tls else "--no-ssl", "--run"]
         with open(node.log, "ab" if append else "wb") as log:
             # a session of its own: kill() reaches the keeper, its postmaster and the backends as one group
             node.process = subprocess.Popen(

@@ -82,6 +82,57 @@ def test_uploads_survive_the_primary_dying(formation: Formation, death: str) -> 
     assert any(set(s) - {"200"} for s in statuses), statuses
 
 
+@needs_pg_autoctl
+def test_with_the_monitor_down_the_province_goes_on(formation: Formation) -> None:
+    """The monitor is not on the data path: killed (its machine gone), the primary and its standby go on, the
+    kiosks' uploads are held; run again, it takes up the formation where it was (no failover meanwhile)."""
+    primary, standby = formation.settle(LIMIT_S)
+    assert formation.monitor is not None
+    with CentralServer(resolve_url(formation.url)) as server:
+        kiosk = Uploader(enrolled_device(server, name="gate-monitor"), boot="monitor")
+        try:
+            kiosk.start()
+            wait_for(lambda: len(kiosk.held_at) >= BEFORE, 20, "uploads before the monitor's death")
+            formation.kill(formation.monitor)
+            killed_at, held = time.monotonic(), len(kiosk.held_at)
+            wait_for(lambda: len(kiosk.held_at) >= held + AFTER, 20, "uploads with the monitor down")
+            formation.restart(formation.monitor)
+            assert formation.settle(LIMIT_S) == (primary, standby)
+        finally:
+            kiosk.finish()
+            kiosk.device.close()
+        lost, duplicated = held_once(server.engine, kiosk.sent)
+    assert kiosk.first_held_after(killed_at) is not None
+    assert (lost, duplicated) == (0, 0) and kiosk.bad == [], dict(kiosk.statuses)
+    assert set(kiosk.statuses) == {"200"}, "nothing for the kiosk to see: no failover, no 503"
+
+
+@needs_pg_autoctl
+def test_the_centre_the_standby_and_the_monitor_speak_tls(formation: Formation) -> None:
+    """The formation runs with pg_autoctl --ssl-self-signed and the centre's URL asks for sslmode=require: the
+    centre's connection, the standby's replication stream and the keepers' connections to the monitor are
+    encrypted (docs/scale.md: a province uses its CA's certificates and verify-full)."""
+    from sqlalchemy import create_engine, text
+
+    formation.settle(LIMIT_S)
+    engine = create_engine(resolve_url(formation.url))
+    try:
+        with engine.connect() as conn:
+            own = conn.execute(text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).scalar()
+            streams = (
+                conn.execute(text("SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s ON s.pid = r.pid"))
+                .scalars()
+                .all()
+            )
+    finally:
+        engine.dispose()
+    assert own is True
+    assert streams == [True], "the standby streams from the primary over TLS"
+    keepers = formation.sql_on_monitor("SELECT bool_and(s.ssl), count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a "
+                                       "USING (pid) WHERE a.usename = 'autoctl_node'")  # fmt: skip
+    assert keepers.split("|")[0] == "t", keepers
+
+
 def test_a_libpq_multi_host_url_is_read_as_sqlalchemy_reads_it() -> None:
     given = "postgres://kiosk@db-a:5432,db-b:5433/kiosk?target_session_attrs=read-write"
     assert resolve_url(given) == (
