@@ -110,6 +110,10 @@ def main() -> None:
         "--death", choices=["machine", "postmaster"], default="machine",
         help="SIGKILL the primary's keeper and postmaster (machine), or its postmaster alone",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-tls", action="store_true",
+        help="plain TCP between the nodes and from the centre (BENCHMARKS.md's issue 18 figures were measured so)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     why = available()
@@ -118,7 +122,7 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     sent: set[str] = set()
     started = time.monotonic()
-    with Formation() as formation, CentralServer(resolve_url(formation.url)) as server:
+    with Formation(tls=not args.no_tls) as formation, CentralServer(resolve_url(formation.url)) as server:
         devices = [enrolled_device(server, name=f"gate-{n}") for n in (1, 2)]
         base = baseline(devices[0], args.baseline_rounds)
         for number in range(1, args.runs + 1):
