@@ -3,9 +3,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import cv2
@@ -122,6 +124,17 @@ def test_run_with_a_missing_camera_exits_1_with_a_message(tmp_path: Path):
     assert result.returncode == 1 and "no such video file" in result.stderr
 
 
+def _committed(database: Path) -> int:
+    """Events committed in the kiosk's store so far; 0 while it does not exist yet."""
+    if not database.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1)) as db:
+            return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+    except sqlite3.Error:  # the schema not made yet
+        return 0
+
+
 def test_sigterm_stops_the_loop_and_leaves_a_clean_database(tmp_path: Path):
     folder = write_images(tmp_path / "frames", scene(CCCD_AN, OTHER_CODE))
     config = tmp_path / "k.toml"
@@ -142,7 +155,12 @@ def test_sigterm_stops_the_loop_and_leaves_a_clean_database(tmp_path: Path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.5)
+    # Until two passages are committed (a fixed 2.5 s was too short on a loaded machine: the imports alone can
+    # take that), read-only beside the running kiosk (WAL lets a reader in).
+    database = tmp_path / "s" / "events.db"
+    deadline = time.monotonic() + 60
+    while _committed(database) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
