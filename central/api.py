@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Annotated, Any
@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from central import __version__
+from central.admission import Admission, pool_limit
 from central.devices import TOKEN_TTL, Device, authenticate, challenge, enroll, issue_token, record_heartbeat
 from central.diagnostics.routes import MAX_BODY as MAX_DIAGNOSTICS_BYTES
 from central.diagnostics.routes import add_diagnostics_route
@@ -98,7 +99,8 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    deps = _Deps(engine, clock, rate_limits or RateLimiter.unlimited())
+    admission = Admission(pool_limit(engine))  # the API's and the pages' transactions (central/admission.py)
+    deps = _Deps(engine, clock, rate_limits or RateLimiter.unlimited(), admission)
 
     @app.exception_handler(CentralError)
     async def refused(_: Request, exc: CentralError) -> JSONResponse:
@@ -131,28 +133,30 @@ def create_app(
     _sync_routes(app, deps)
     add_feed_route(app, engine, clock, deps.limits)  # GET /api/v1/events: the pull feed (docs/feeds.md)
     add_web(
-        app, engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies, read_engine=read_engine
-    )
+        app, engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies, read_engine=read_engine,
+        admission=admission,
+    )  # fmt: skip
     return app
 
 
 class _Deps:
     """What the routes share: one transaction per request, and the device a bearer token belongs to."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime], limits: RateLimiter) -> None:
+    def __init__(
+        self, engine: Engine, clock: Callable[[], datetime], limits: RateLimiter, admission: Admission
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.limits = limits
+        self.admission = admission
+        # One transaction per request, admitted first (central/admission.py). Used with scope="function": the commit
+        # happens before the answer is sent. FastAPI's default ("request") commits after, so a client could act on
+        # an answer (a nonce, an enrolment) not yet committed.
+        self.transaction = admission.dependency(engine)
         # SQLite takes one writer at a time, and its busy handler (sleep, retry) can keep a writer waiting for
         # seconds behind later ones: uploads queue on this lock instead. PostgreSQL writes concurrently.
         sqlite = engine.dialect.name == "sqlite"
         self.writer: AbstractContextManager[object] = threading.Lock() if sqlite else nullcontext()
-
-    def transaction(self) -> Iterator[Connection]:
-        # Used with scope="function": the commit happens before the answer is sent. FastAPI's default ("request")
-        # commits after, so a client could act on an answer (a nonce, an enrolment) not yet committed.
-        with self.engine.begin() as conn:
-            yield conn
 
     def device(self, conn: Connection, authorization: str | None) -> Device:
         """The device of a bearer token. A token found good passes the address limit from now on (AddressLimit),
@@ -210,10 +214,12 @@ def _sync_routes(app: FastAPI, deps: _Deps) -> None:
     async def upload(request: Request) -> UploadAnswer:
         authorization = request.headers.get("authorization")
         # nothing is inflated or parsed for a stranger, nor for a device over its limit
-        await run_in_threadpool(check_token, authorization)
+        async with deps.admission:
+            await run_in_threadpool(check_token, authorization)
         _check_json(request.headers.get("content-type"))
         body = _upload_body(await request.body(), request.headers.get("content-encoding", ""))
-        return await run_in_threadpool(store_upload, authorization, body)
+        async with deps.admission:
+            return await run_in_threadpool(store_upload, authorization, body)
 
     def check_token(authorization: str | None) -> None:
         with deps.engine.begin() as conn:

@@ -8,9 +8,10 @@ from typing import Any
 
 from alembic.command import upgrade
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, make_url
 
 DEFAULT_URL = "sqlite:///kiosk-central.db"
+PREPARE_THRESHOLD = "prepare_threshold"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -37,9 +38,30 @@ def _multi_host(url: str) -> str:
     return f"{scheme}://{user}{at}/{database}?{params}"
 
 
-def connect(url: str) -> Engine:
-    """An engine for `url`, migrated to the latest schema."""
-    engine = create_engine(url, pool_pre_ping=True, future=True)
+def engine_options(url: str) -> tuple[URL, dict[str, Any]]:
+    """The URL without psycopg's `prepare_threshold`, and that option as create_engine's connect_args.
+
+    psycopg prepares a statement on the server after 5 executions on a connection. Behind pgbouncer in
+    transaction mode (1.18 is Debian 12's), the next transaction may run on another server connection, where that
+    name is missing or names another statement: `?prepare_threshold=none` turns preparing off (docs/scale.md, "A
+    pooler in front"). SQLAlchemy would hand psycopg the URL's text, which fails every query, hence taken out
+    here: `none` (or empty) never prepares, a number prepares after that many executions."""
+    parsed = make_url(url)
+    value = parsed.query.get(PREPARE_THRESHOLD)
+    if value is None or parsed.get_backend_name() != "postgresql":
+        return parsed, {}
+    text = value[-1] if isinstance(value, tuple) else value
+    try:
+        threshold = None if text.strip().lower() in ("", "none") else int(text)
+    except ValueError:
+        raise ValueError(f"prepare_threshold={text[:20]!r} in the database URL: give none or a whole number") from None
+    return parsed.difference_update_query([PREPARE_THRESHOLD]), {PREPARE_THRESHOLD: threshold}
+
+
+def connect(url: str, **pool: Any) -> Engine:
+    """An engine for `url`, migrated to the latest schema; `pool`: create_engine's pool options (pool_size, ...)."""
+    plain, connect_args = engine_options(url)
+    engine = create_engine(plain, pool_pre_ping=True, future=True, connect_args=connect_args, **pool)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     migrate(engine)

@@ -136,8 +136,10 @@ class CentralServer:
         start_timeout_s: float = 10.0,
         access_log: bool = False,
         read_url: str | None = None,
+        pool: dict[str, Any] | None = None,
     ) -> None:
         self.db_url = db_url
+        self.pool = pool or {}  # create_engine's pool options for the server's engine (pool_size, max_overflow...)
         self.read_url = read_url  # where the dashboard and tracing read (a standby; central/readside.py)
         self.access_log = access_log  # uvicorn's access lines, to the root logger (as journald gets them)
         self.clock = clock or FakeClock()
@@ -166,7 +168,7 @@ class CentralServer:
         from central.readside import read_engine
 
         self._threads_before = set(threading.enumerate())
-        self._engine = connect(self.db_url)
+        self._engine = connect(self.db_url, **self.pool)
         if self.pass_key is not None:
             from central.passkeys import publish
 

@@ -245,6 +245,12 @@ class Formation:
         """Run a killed node's keeper again: it rejoins as a standby (pg_rewind if need be)."""
         self._launch(node, ["run"], append=True)
 
+    def revive(self) -> None:
+        """Run again the keeper of every node whose keeper is dead (a test killed its machine): each rejoins."""
+        for node in self.nodes:
+            if node.process is None or node.process.poll() is not None:
+                self.restart(node)
+
     def stop(self) -> None:
         for node in [*self.nodes, *([self.monitor] if self.monitor else [])]:
             process = node.process

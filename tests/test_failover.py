@@ -86,6 +86,7 @@ def test_uploads_survive_the_primary_dying(formation: Formation, death: str) -> 
 def test_with_the_monitor_down_the_province_goes_on(formation: Formation) -> None:
     """The monitor is not on the data path: killed (its machine gone), the primary and its standby go on, the
     kiosks' uploads are held; run again, it takes up the formation where it was (no failover meanwhile)."""
+    formation.revive()  # the node whose machine the test before killed
     primary, standby = formation.settle(LIMIT_S)
     assert formation.monitor is not None
     with CentralServer(resolve_url(formation.url)) as server:

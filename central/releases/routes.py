@@ -8,7 +8,7 @@ No `from __future__ import annotations` here: FastAPI reads the route annotation
 """
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,7 +32,7 @@ class BundleMissing(CentralError):
 
 def add_release_route(
     app: FastAPI,
-    transaction: Callable[[], Iterator[Connection]],
+    transaction: Callable[[], AsyncIterator[Connection]],
     sender: Callable[..., Device],
     directory: Path,
 ) -> None:

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from central.admission import Admission, pool_limit
 from central.passkeys import PassKey
 from central.readside import Reader
 from central.web import (
@@ -40,9 +41,13 @@ def add_web(
     pass_key: PassKey | None = None,
     secure_cookies: bool = False,
     read_engine: Engine | None = None,
+    admission: Admission | None = None,
 ) -> Web:
     reader = Reader(engine, read_engine)  # None: the dashboard and tracing read on the primary too
-    web = Web(engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies, reader=reader)
+    web = Web(
+        engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies, reader=reader,
+        admission=admission or Admission(pool_limit(engine)),
+    )  # fmt: skip
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.middleware("http")

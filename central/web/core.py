@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from sqlalchemy import Connection, Engine
 
+from central.admission import Admission, pool_limit
 from central.formats import duration, local_date_time, local_end, number, percent
 from central.national.dashboard import NationalCopies
 from central.passkeys import PassKey
@@ -113,8 +114,12 @@ class Web:
         pass_key: PassKey | None = None,
         secure_cookies: bool = False,
         reader: Reader | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.engine = engine
+        # One transaction per request, admitted with the API's (central/admission.py), committed before the page
+        # is sent (scope="function").
+        self.transaction = (admission or Admission(pool_limit(engine))).dependency(engine)
         self.reader = reader or Reader(engine)  # the dashboard's and tracing's reads: a standby's, if given
         self.national = NationalCopies(engine)  # on the national centre, the provinces' copies (the dashboard)
         self.clock = clock
@@ -131,10 +136,6 @@ class Web:
         self.env.filters |= {"local": _local_filter, "local_end": _end_filter, "number": _number_filter}
         self.env.filters |= {"percent": _percent_filter, "duration": _duration_filter}
         self.env.globals |= {"role_names": ROLE_NAMES, "audit_actions": AUDIT_ACTIONS}
-
-    def transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
 
     # Who is asking
 
