@@ -10,9 +10,9 @@ outage.
 
 So a request is admitted (an asyncio semaphore, in the event loop: waiting holds neither a thread nor a
 connection) before it takes a connection, and at most `limit` are admitted at once: half the pool, since a page
-may hold two connections of it (its own and its reads', central/readside.py). A thread then never waits for a
-connection that a thread-less request holds. The body of a request is read before it is admitted (FastAPI
-reads it before solving dependencies), so a slow client holds no slot while it sends.
+may hold two connections of it (its own and its reads', central/readside.py), and half the threads. A thread
+then never waits for a connection that a thread-less request holds. The body of a request is read before it is
+admitted (FastAPI reads it before solving dependencies), so a slow client holds no slot while it sends.
 """
 
 from __future__ import annotations
@@ -24,13 +24,18 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
+THREADS = 40  # anyio's default thread limiter, which FastAPI's sync routes and dependencies share
+
 
 def pool_limit(engine: Engine) -> int:
-    """Half of what `engine`'s pool can lend at once (its size and overflow), at least 1."""
+    """Half of what `engine`'s pool can lend at once (its size and overflow), and at most half the worker's
+    threads, at least 1. The second bound matters with a wide pool behind pgbouncer: admitted transactions beyond
+    the threads, waiting in pgbouncer for a server connection, held every thread while the transactions that had
+    one waited for a thread (bench/pgbouncer_bench.py, 2 workers with pools of 100: heartbeats timed out)."""
     pool = engine.pool
     size = pool.size() if hasattr(pool, "size") else 1
     overflow = max(0, int(getattr(pool, "_max_overflow", 0)))
-    return max(1, (size + overflow) // 2)
+    return max(1, min((size + overflow) // 2, THREADS // 2))
 
 
 class Admission:
