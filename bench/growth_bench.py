@@ -11,9 +11,19 @@ same run: the same rows COPYed into a table without indexes or partitions. The g
 partition, `event_keys` and `event_feed` gives the bytes per event written by ingest (indexes grown by random
 inserts, not built in one pass).
 
+With --index-cost, what migration 0017's index (events_venue_presence, what a trace reads at a venue) costs and
+saves at that size, its baseline in the same run without it. After the ingest above, the second-degree sample is
+traced again, then `alembic downgrade 0016` drops the index and it is traced once more, on the same data (the
+ingested events are in its window: the first trace figures, before them, are not comparable); --ingest more
+events are ingested without the index; `alembic upgrade head` builds it again as the migration does (one
+transaction, the server's maintenance_work_mem), timed, while bench/migration_bench.py's probes (a one-row INSERT
+into `events`, rolled back, and a venue's passages of two days, every 50 ms on their own connections) measure how
+long writes and reads wait; then --ingest more events with it.
+
     .venv/bin/python bench/growth_bench.py --sizes 1000000,3000000,10000000 [--db URL] [--ingest 100000] [--json]
 
     scripts/with-postgres.sh .venv/bin/python bench/growth_bench.py --sizes 1000000 --json
+    scripts/with-postgres.sh .venv/bin/python bench/growth_bench.py --sizes 30000000 --index-cost --json
 
 The database: --db, else kiosk_bench on the cluster of $KIOSK_TEST_PG_URL (as scripts/with-postgres.sh sets it),
 else as in bench/gen_events.py (kiosk_bench on scripts/test-postgres.sh's cluster). Its `public` schema is
@@ -36,12 +46,15 @@ from typing import Any
 import numpy as np
 from common import add_repo_to_path, emit, machine, pct
 from gen_events import PEOPLE, VENUES, _create_database, bench_url, fill, subject_key
+from migration_bench import timed_step
 from trace_bench import measure, sample, server
 
 add_repo_to_path()
 
+from alembic.command import downgrade, upgrade  # noqa: E402
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
 
 from central.db import resolve_url  # noqa: E402
 from central.devices import Device  # noqa: E402
@@ -49,12 +62,14 @@ from central.ingest import ingest  # noqa: E402
 from central.models import MAX_BATCH, DeviceTime, EventIn  # noqa: E402
 from central.partitions import partition_name  # noqa: E402
 
+PRESENCE_BYTES = "SELECT coalesce(sum(pg_relation_size(inhrelid)), 0) FROM pg_inherits WHERE inhparent = to_regclass('events_venue_presence')"  # noqa: E501
 SIZES = "SELECT sum(pg_table_size(c.oid)), sum(pg_indexes_size(c.oid)), sum(pg_total_relation_size(c.oid)), count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass"  # noqa: E501
 
 
 def sizes(engine: Engine, events: int) -> dict[str, Any]:
     with engine.connect() as conn:
         heap, indexes, total, partitions = conn.execute(text(SIZES)).one()
+        presence = int(conn.execute(text(PRESENCE_BYTES)).scalar_one())
     return {
         "partitions": int(partitions),
         "heap_bytes": int(heap),
@@ -63,6 +78,8 @@ def sizes(engine: Engine, events: int) -> dict[str, Any]:
         "heap_per_event": round(int(heap) / events, 1),
         "index_per_event": round(int(indexes) / events, 1),
         "total_per_event": round(int(total) / events, 1),
+        "presence_index_bytes": presence,  # events_venue_presence, part of index_bytes
+        "presence_index_per_event": round(presence / events, 1),
     }
 
 
@@ -112,14 +129,16 @@ def batches(count: int, end: datetime, seed: int) -> list[tuple[Device, DeviceTi
     return made
 
 
-def write_path(engine: Engine, end: datetime, count: int, seed: int) -> dict[str, Any]:
-    """Ingest `count` events through central.ingest, one transaction per batch; then COPY the same rows into a
-    table without indexes, the baseline."""
+def write_path(engine: Engine, end: datetime, count: int, seed: int, copy: bool = True) -> dict[str, Any]:
+    """Ingest `count` events through central.ingest, one transaction per batch; then (`copy`) COPY the same rows
+    into a table without indexes, the baseline. Another `seed`, other events."""
     work = batches(count, end, seed)
     day = partition_name(end.date())
     grown = f"SELECT pg_total_relation_size('{day}'), pg_total_relation_size('event_keys'), pg_total_relation_size('event_feed')"  # noqa: E501
+    ingested = "SELECT count(*) FROM events WHERE device_id LIKE 'growth-%'"
     with engine.connect() as conn:
         before = conn.execute(text(grown)).one()
+        held = conn.execute(text(ingested)).scalar_one()
     batch_ms = []
     started = time.perf_counter()
     for device, clock, events in work:
@@ -130,10 +149,10 @@ def write_path(engine: Engine, end: datetime, count: int, seed: int) -> dict[str
     ingest_s = time.perf_counter() - started
     with engine.connect() as conn:
         after = conn.execute(text(grown)).one()
-        stored = conn.execute(text("SELECT count(*) FROM events WHERE device_id LIKE 'growth-%'")).scalar_one()
+        stored = conn.execute(text(ingested)).scalar_one() - held
     if stored != count:
         raise SystemExit(f"ingest stored {stored} of {count} events")
-    copy_s = _copy_baseline(engine)
+    copy_s = _copy_baseline(engine) if copy else None
     grew = [after[i] - before[i] for i in range(3)]
     return {
         "events": count,
@@ -141,8 +160,7 @@ def write_path(engine: Engine, end: datetime, count: int, seed: int) -> dict[str
         "ingest_s": round(ingest_s, 2),
         "ingest_per_s": round(count / ingest_s),
         "batch_ms": {**pct(batch_ms), "max": round(max(batch_ms), 1)},
-        "copy_baseline_s": round(copy_s, 2),
-        "copy_baseline_per_s": round(count / copy_s),
+        **({"copy_baseline_s": round(copy_s, 2), "copy_baseline_per_s": round(count / copy_s)} if copy_s else {}),
         "bytes_per_event_written": {
             "events_partition": round(grew[0] / count, 1),
             "event_keys": round(grew[1] / count, 1),
@@ -174,6 +192,34 @@ def _copy_baseline(engine: Engine) -> float:
     return took
 
 
+def index_cost(url: str, engine: Engine, end: datetime, args: argparse.Namespace) -> dict[str, Any]:
+    """Migration 0017's index at this size: second degree with it and, dropped (downgrade 0016), without it on
+    the same data; ingest without it; built again by the migration (upgrade head: time, WAL, how long a writer
+    and a reader waited); ingest with it. The ingests are of other events than write_path's (other seeds), into
+    the same partition."""
+    second = sample(args.people, args.trace_seed)["busy"][: max(1, args.people // 3)]
+    probes = create_engine(url, poolclass=NullPool)
+    try:
+        with_it: dict[str, Any] = {"second_degree": measure(engine, second, end, second_degree=True)}
+        dropped = timed_step(engine, probes, downgrade, "0016", end.date())
+        without = {
+            "second_degree": measure(engine, second, end, second_degree=True),
+            "ingest": write_path(engine, end - timedelta(minutes=1), args.ingest, args.seed + 1, copy=False),
+        }
+        built = timed_step(engine, probes, upgrade, "head", end.date())
+        with engine.connect() as conn:
+            memory = conn.execute(text("SHOW maintenance_work_mem")).scalar_one()
+        with_it["ingest"] = write_path(engine, end - timedelta(minutes=1), args.ingest, args.seed + 2, copy=False)
+    finally:
+        probes.dispose()
+    return {
+        "drop": dropped,
+        "without": without,
+        "build": {**built, "maintenance_work_mem": memory},
+        "with": with_it,
+    }
+
+
 def one_size(url: str, events: int, args: argparse.Namespace) -> dict[str, Any]:
     loaded = fill(url, events, args.seed, args.workers)
     end = datetime.fromtimestamp(loaded["end"], UTC)
@@ -184,6 +230,7 @@ def one_size(url: str, events: int, args: argparse.Namespace) -> dict[str, Any]:
         traced = traces(engine, end, args.people, args.trace_seed)
         trace_s = time.perf_counter() - started
         written = write_path(engine, end - timedelta(minutes=1), args.ingest, args.seed) if args.ingest else {}
+        cost = index_cost(url, engine, end, args) if args.index_cost and args.ingest else None
         info = server(engine)
     finally:
         engine.dispose()
@@ -192,12 +239,14 @@ def one_size(url: str, events: int, args: argparse.Namespace) -> dict[str, Any]:
         "events": events,
         "load": {
             **{k: loaded[k] for k in ("generate_s", "copy_s", "insert_s", "index_s", "vacuum_analyze_s", "total_s")},
+            "index_each_s": {k[6:-2]: v for k, v in loaded.items() if k.startswith("index_") and k != "index_s"},
             "insert_and_index_per_s": round(events / load_s),
         },
         "bytes": stored,
         "trace": traced,
         "trace_run_s": round(trace_s, 1),
         "ingest": written,
+        **({"index_cost": cost} if cost else {}),
         "server": info,
     }
 
@@ -221,6 +270,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--trace-seed", type=int, default=11)
     parser.add_argument("--workers", type=int, default=2, help="connections inserting at once while filling")
+    parser.add_argument("--index-cost", action="store_true", help="migration 0017's index: ingest and trace without")
     parser.add_argument("--out", type=Path, default=Path("bench/out/growth.jsonl"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -251,7 +251,7 @@ def run(events: int, timeout_s: float) -> dict[str, Any]:
         with engine.connect() as conn:
             result["postgresql"] = conn.execute(text("SHOW server_version")).scalar_one()
             result["maintenance_work_mem"] = conn.execute(text("SHOW maintenance_work_mem")).scalar_one()
-        result["upgrade"] = timed_step(engine, probes_engine, upgrade, "head", today)
+        result["upgrade"] = timed_step(engine, probes_engine, upgrade, "0016", today)
         result["after_upgrade"] = sizes(engine)
         with engine.connect() as conn:
             without = conn.execute(text("SELECT count(*) FROM event_keys WHERE venue_id = 0")).scalar_one()

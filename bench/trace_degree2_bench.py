@@ -23,7 +23,8 @@ of the person's own passages in the window.
 
 --covering-index first makes the index proposed for the passages around visits, COVERING below (each range
 then read from the index alone, no row of the table visited), and drops it at the end: its build time and size
-are reported. Without it, the project's indexes only.
+are reported. Without it, the project's indexes only. Since migration 0017 the schema has that index
+(events_venue_presence) and bench/gen_events.py builds it: the option only matters on a database filled before.
 
     scripts/with-postgres.sh .venv/bin/python bench/trace_degree2_bench.py --events 10000000 [--json]
     .venv/bin/python bench/trace_degree2_bench.py --db URL --reuse --events 10000000 [--covering-index] [--json]

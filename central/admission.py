@@ -33,7 +33,8 @@ def pool_limit(engine: Engine) -> int:
     the threads, waiting in pgbouncer for a server connection, held every thread while the transactions that had
     one waited for a thread (bench/pgbouncer_bench.py, 2 workers with pools of 100: heartbeats timed out)."""
     pool = engine.pool
-    size = pool.size() if hasattr(pool, "size") else 1
+    size = getattr(pool, "size", 1)  # QueuePool's is a method, SingletonThreadPool's an int, NullPool has none
+    size = int(size() if callable(size) else size)
     overflow = max(0, int(getattr(pool, "_max_overflow", 0)))
     return max(1, min((size + overflow) // 2, THREADS // 2))
 

@@ -33,6 +33,7 @@ from sqlalchemy import (
     column,
     extract,
     func,
+    literal_column,
     or_,
     select,
 )
@@ -49,6 +50,11 @@ MAX_VISIT_S = MAX_VISIT.total_seconds()
 MAX_DWELL_MIN = int(MAX_VISIT_S // 60)
 DWELL_PREFIX = "dwell_min."
 RANGES_PER_QUERY = 25  # OR-ed (venue, time range) conditions in one SELECT (SQLite): the planner stays quick
+# The WHERE of events_venue_presence (migration 0017), what a trace reads at a venue: the decision a constant in
+# the SQL, not a parameter. PostgreSQL uses a partial index only where it proves the index's WHERE from the
+# query's, which it cannot from a parameter in a generic plan, made once for any value (psycopg prepares a
+# statement run 5 times on a connection; the server may then plan it generically after 5 more).
+PRESENT = and_(events.c.decision == literal_column("'ACCEPT'"), events.c.subject_key.is_not(None))
 
 DEFAULT_DWELL_MIN: dict[str, int] = {
     "office": 480,
@@ -141,7 +147,7 @@ def subjects_passages(conn: Connection, subject_keys: Sequence[str], start: date
 
 
 def venue_passages(conn: Connection, ranges: Sequence[tuple[int, float, float]]) -> list[Passage]:
-    """Everyone's ACCEPTed passages at each (venue, from, to) of `ranges` (index events_venue_time). On
+    """Everyone's ACCEPTed passages at each (venue, from, to) of `ranges` (index events_venue_presence). On
     PostgreSQL one SELECT whatever the number of ranges (`_joined`); elsewhere RANGES_PER_QUERY to a SELECT."""
     if conn.dialect.name == "postgresql":
         return _joined(conn, merged(ranges)) if ranges else []
@@ -154,8 +160,7 @@ def venue_passages(conn: Connection, ranges: Sequence[tuple[int, float, float]])
         ]
         query = select(events.c.subject_key, events.c.venue_id, _seconds(conn), events.c.direction).where(
             or_(*within),
-            events.c.decision == "ACCEPT",
-            events.c.subject_key.is_not(None),
+            PRESENT,
             events.c.received_day >= pruning_day(_at(min(low for _, low, _ in chunk))),
         )
         found.extend(_passages(conn, conn.execute(query).all()))
@@ -177,8 +182,7 @@ def _joined(conn: Connection, ranges: list[tuple[int, float, float]]) -> list[Pa
     at_venue = and_(events.c.venue_id == wanted.c.venue, events.c.time >= wanted.c.low, events.c.time <= wanted.c.high)
     query = select(events.c.subject_key, events.c.venue_id, _seconds(conn), events.c.direction)
     query = query.select_from(wanted.join(events, at_venue)).where(
-        events.c.decision == "ACCEPT",
-        events.c.subject_key.is_not(None),
+        PRESENT,
         events.c.received_day >= pruning_day(_at(min(low for _, low, _ in ranges))),
     )
     return _passages(conn, conn.execute(query).all())

@@ -1,10 +1,10 @@
 """Contact tracing: where a person was in a time window, and who was there at the same time, for how long.
 
 `trace` is a pure function over a Connection: the person's visits (central.tracevisits pairs their ACCEPTed
-passages), then, venue by venue, everyone's passages around those visits (index events_venue_time, old
-partitions pruned by received_day), their visits made the same way, and the overlap of each with the person's.
-A contact is one entry per (person, venue), overlaps summed, ranked by overlap. A visit that overlaps the
-window counts whole.
+passages), then, venue by venue, everyone's passages around those visits (index events_venue_presence, which
+holds what a trace reads, migration 0017; old partitions pruned by received_day), their visits made the same
+way, and the overlap of each with the person's. A contact is one entry per (person, venue), overlaps summed,
+ranked by overlap. A visit that overlaps the window counts whole.
 
 Second degree (optional): the visits of the SECOND_DEGREE_TOP first-degree contacts with the most overlap, in
 the same window, and whom they met (neither the index person nor a first-degree contact); one entry per

@@ -307,7 +307,7 @@ def test_0016_keys_events_and_claims_by_venue_and_back(at_0015: Engine) -> None:
 def test_0016_does_not_go_down_over_an_id_two_venues_hold(at_0015: Engine) -> None:
     """The old key cannot hold one event id at two venues: going down fails and changes nothing."""
     engine = at_0015
-    _alembic(engine, upgrade, "head")
+    _alembic(engine, upgrade, "0016")
     v2 = _venue_ids(engine)["V2"]
     with engine.begin() as conn:
         conn.execute(events.insert(), [_event("e1", v2, DAY)])  # as a hand-made import could
@@ -319,3 +319,18 @@ def test_0016_does_not_go_down_over_an_id_two_venues_hold(at_0015: Engine) -> No
     after = (_rows(engine, "SELECT * FROM events"), _rows(engine, "SELECT * FROM event_keys"), _tables(engine))
     assert after == before  # no half-made table left either
     assert _rows(engine, "SELECT version_num FROM alembic_version") == {("0016",)}
+
+
+def test_0017_rolls_back_with_0016(at_0015: Engine) -> None:
+    engine = at_0015
+    _alembic(engine, upgrade, "head")
+    v2 = _venue_ids(engine)["V2"]
+    with engine.begin() as conn:
+        conn.execute(events.insert(), [_event("e1", v2, DAY)])
+        conn.execute(event_keys.insert(), [{"event_id": "e1", "venue_id": v2, "received_day": DAY}])
+    with pytest.raises(IntegrityError):
+        _alembic(engine, downgrade, "0015")
+    assert _rows(engine, "SELECT version_num FROM alembic_version") == {("0017",)}
+    with engine.connect() as conn:
+        names = {i["name"] for i in inspect(conn).get_indexes("events")}
+    assert "events_venue_presence" in names, names
