@@ -36,7 +36,7 @@ def enrolled_state(central: LocalCentral, tmp_path: Path) -> Path:
 
 def sync_once(state: Path, *args: str) -> tuple[int, str]:
     done = CliRunner().invoke(cli, ["sync", "--once", "--state-dir", str(state), *args], env={"KIOSK_CONFIG": ""})
-    return done.exit_code, done.output
+    return done.exit_code, done.stdout  # what the command says; log lines go to stderr
 
 
 def test_a_good_sync_reads_as_sentences_and_says_no_error(tmp_path: Path, central: LocalCentral) -> None:

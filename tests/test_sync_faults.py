@@ -399,7 +399,7 @@ def test_kiosk_status_json_shows_quarantined_events(gate: Gate) -> None:
         wait_until(lambda: gate.sent() == 7, 10, "the other batches sent")
     result = CliRunner().invoke(cli, ["status", "--json", "--state-dir", str(gate.config.state_dir)])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)  # log lines go to stderr
     assert report["events"] == 12, report
     assert report.get("quarantined") == 5, f"no quarantined count in kiosk status --json: {sorted(report)}"
 
