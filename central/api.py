@@ -20,7 +20,6 @@ from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from central import __version__
@@ -29,6 +28,7 @@ from central.devices import TOKEN_TTL, Device, authenticate, challenge, enroll, 
 from central.diagnostics.routes import MAX_BODY as MAX_DIAGNOSTICS_BYTES
 from central.diagnostics.routes import add_diagnostics_route
 from central.errors import CentralError, Unauthenticated
+from central.failover import add_failover_handler
 from central.feed.routes import add_feed_route
 from central.gzipped import json_answer
 from central.ingest import ingest
@@ -62,9 +62,6 @@ MAX_VERSION = 2**63 - 1  # a database integer: a larger `since` was a server err
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # a batch of 500 events is about 200 KiB of JSON
 MAX_OTHER_BYTES = 64 * 1024  # enrolment, authentication, heartbeat: a few hundred bytes each
 MAX_VISITS_BYTES = 1024 * 1024  # 500 visits whose host and purpose are 80 escaped Vietnamese letters: about 600 KiB
-# PostgreSQL's answers while a primary fails over (docs/scale.md): the server going away or not yet accepting
-# (57P01-57P03), and a write reaching a node that is now a standby (25006, read_only_sql_transaction).
-FAILOVER_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "25006"})
 
 log = logging.getLogger(__name__)
 
@@ -107,20 +104,7 @@ def create_app(
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
         return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
 
-    @app.exception_handler(DBAPIError)
-    async def database_error(request: Request, exc: DBAPIError) -> Response:
-        """The database went away mid-request (a failover): 503 and Retry-After, which the kiosk retries; the
-        transaction was rolled back, and a batch sent again is stored once. Any other database error is a bug:
-        raised again, a 500 with its traceback in the log."""
-        if not _database_unavailable(exc):
-            raise exc
-        first_line = str(exc.orig).strip().split("\n", 1)[0][:200]
-        log.warning("%s %s: database unavailable (%s): answered 503", request.method, request.url.path, first_line)
-        return JSONResponse(
-            {"detail": "the database is unavailable (failing over?): try again shortly"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+    add_failover_handler(app)  # 503 and Retry-After while the database fails over (central/failover.py)
 
     @app.get("/healthz")
     def health(conn: Annotated[Connection, Depends(deps.transaction, scope="function")]) -> dict[str, Any]:
@@ -318,19 +302,6 @@ def _access_list_route(app: FastAPI, deps: _Deps, sender: Callable[..., Device])
         document = access_list(conn, device.venue_id, deps.clock())
         headers = {"ETag": list_etag(document["version"])}  # the version read, should a change have come between
         return json_answer(document, headers, request.headers.get("accept-encoding"))
-
-
-def _database_unavailable(exc: DBAPIError) -> bool:
-    """A lost or refused PostgreSQL connection, or a write sent to a standby; not SQLite's errors (a locked file
-    keeps its 500 here, as before)."""
-    if exc.connection_invalidated:
-        return True
-    if not type(exc.orig).__module__.startswith("psycopg"):
-        return False
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate is None:  # no answer from any server: connecting failed (refused, timed out)
-        return type(exc.orig).__name__ == "OperationalError"
-    return str(sqlstate).startswith("08") or sqlstate in FAILOVER_SQLSTATES
 
 
 def _unchanged(if_none_match: str | None, etag: str) -> bool:
