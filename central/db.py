@@ -58,12 +58,19 @@ def engine_options(url: str) -> tuple[URL, dict[str, Any]]:
     return parsed.difference_update_query([PREPARE_THRESHOLD]), {PREPARE_THRESHOLD: threshold}
 
 
-def connect(url: str, **pool: Any) -> Engine:
-    """An engine for `url`, migrated to the latest schema; `pool`: create_engine's pool options (pool_size, ...)."""
+def make_engine(url: str, **pool: Any) -> Engine:
+    """An engine for `url`, not migrated (a standby, a national copy: their schema comes from elsewhere); `pool`:
+    create_engine's pool options (pool_size, ...)."""
     plain, connect_args = engine_options(url)
     engine = create_engine(plain, pool_pre_ping=True, future=True, connect_args=connect_args, **pool)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def connect(url: str, **pool: Any) -> Engine:
+    """An engine for `url`, migrated to the latest schema; `pool`: create_engine's pool options (pool_size, ...)."""
+    engine = make_engine(url, **pool)
     migrate(engine)
     return engine
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from central.db import engine_options, resolve_url
+from central.db import make_engine, resolve_url
 
 READ_DB_ENV = "KIOSK_CENTRAL_READ_DB"
 LATE_S = 60.0  # a standby further behind than this is shown as late, not just as the time of its data
@@ -100,8 +100,7 @@ def read_engine(url: str | None) -> Engine | None:
     url = url or os.environ.get(READ_DB_ENV)
     if not url:
         return None
-    plain, connect_args = engine_options(resolve_url(url))
-    return create_engine(plain, pool_pre_ping=True, future=True, connect_args=connect_args)
+    return make_engine(resolve_url(url))
 
 
 def _run(engine: Engine, work: Callable[[Connection], T], now: datetime, *, standby: bool = False) -> tuple[T, DataAge]:

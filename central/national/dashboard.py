@@ -16,8 +16,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine
 
+from central.db import make_engine
 from central.errors import CentralError, NotFound
 from central.national.subscription import CopyState, checked_province, copy_state, copy_url, provinces
 from central.progress import ChildRow, DailySeries, Figures, OfflineDevice, UnitReport, VenueRow, unit_report
@@ -138,7 +139,7 @@ class NationalCopies:
         with self._lock:
             if province not in self._engines:
                 url = copy_url(self.national.url.render_as_string(hide_password=False), province)
-                self._engines[province] = create_engine(url, pool_pre_ping=True, pool_size=2, future=True)
+                self._engines[province] = make_engine(url, pool_size=2)  # the URL's options too
             return self._engines[province]
 
     def dispose(self) -> None:

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from central.admission import Admission, pool_limit
+from central.admission import Admission
 from central.passkeys import PassKey
 from central.readside import Reader
 from central.web import (
@@ -46,7 +46,7 @@ def add_web(
     reader = Reader(engine, read_engine)  # None: the dashboard and tracing read on the primary too
     web = Web(
         engine, clock, secret=secret, pass_key=pass_key, secure_cookies=secure_cookies, reader=reader,
-        admission=admission or Admission(pool_limit(engine)),
+        admission=admission,
     )  # fmt: skip
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

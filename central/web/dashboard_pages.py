@@ -36,7 +36,7 @@ def add_routes(app: FastAPI, web: Web) -> None:
         account = session.account
         known = web.national.provinces(conn)
         if known:  # the national centre: the provinces' copies
-            return Shown(session, *_national(web, known, account, unit))
+            return _national(web, known, session, unit)
         tree = UnitTree.load(conn)
         root = _root(conn, account)
         unit_id = root if not unit or account.role == "venue_admin" else _unit_id(conn, unit)
@@ -90,19 +90,17 @@ class Shown(NamedTuple):
     provinces: list[CopyState]  # the national centre's province copies, how each stands; [] on a province's
 
 
-def _national(
-    web: Web, known: dict[str, str], account: Account, unit: str | None
-) -> tuple[UnitReport, None, list[CopyState]]:
+def _national(web: Web, known: dict[str, str], session: Session, unit: str | None) -> Shown:
     """The country, or a province's unit ("67:660"), from the provinces' copies: for the national centre's
     administrators and unscoped unit officers (its accounts have no unit of their own: its tree is the provinces')."""
-    if account.unit_id is not None or account.role == "venue_admin":
+    if session.account.unit_id is not None or session.account.role == "venue_admin":
         raise NotAllowed()
     with web.national.reading(known) as copies:
         try:
             report = national_report(copies, unit, web.clock())
         except NotFound:
             raise NotAllowed() from None  # refused as on a province's centre (no probing)
-        return report, None, province_states(copies)
+        return Shown(session, report, None, province_states(copies))
 
 
 def _root(conn: Connection, account: Account) -> int | None:
